@@ -1,0 +1,113 @@
+//! Flow keys: the 5-tuple plus VLAN tags, oriented originator → responder.
+
+use core::net::IpAddr;
+use sensor_wire::{Decoded, Transport};
+
+/// IP protocol numbers the flow table treats specially.
+pub mod proto {
+    /// ICMP.
+    pub const ICMP: u8 = 1;
+    /// TCP.
+    pub const TCP: u8 = 6;
+    /// UDP.
+    pub const UDP: u8 = 17;
+    /// ICMPv6.
+    pub const ICMPV6: u8 = 58;
+}
+
+/// A bidirectional flow's identity, oriented from originator to responder.
+///
+/// For ICMP the "ports" are Zeek's: the originator's port is the message type and the responder's
+/// the counterpart type (echo request 8 ↔ reply 0), or the code for one-way messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    /// Originator address.
+    pub orig_h: IpAddr,
+    /// Responder address.
+    pub resp_h: IpAddr,
+    /// Originator port (or ICMP type).
+    pub orig_p: u16,
+    /// Responder port (or ICMP counterpart type / code).
+    pub resp_p: u16,
+    /// IP protocol number.
+    pub proto: u8,
+    /// Outer VLAN id.
+    pub vlan: Option<u16>,
+    /// Inner VLAN id.
+    pub inner_vlan: Option<u16>,
+}
+
+impl FlowKey {
+    /// The key of a packet as sent (source as originator).
+    pub fn of(pkt: &Decoded<'_>) -> FlowKey {
+        let (orig_p, resp_p, proto) = match pkt.transport {
+            Transport::Tcp(seg) => (seg.src_port, seg.dst_port, proto::TCP),
+            Transport::Udp { src_port, dst_port, .. } => (src_port, dst_port, proto::UDP),
+            Transport::Icmp { v6, kind, code, .. } => {
+                let counterpart = if v6 { icmp6_counterpart(kind, code) } else { icmp4_counterpart(kind, code) };
+                (u16::from(kind), u16::from(counterpart), if v6 { proto::ICMPV6 } else { proto::ICMP })
+            }
+            Transport::Other { protocol, .. } => (0, 0, protocol),
+        };
+        FlowKey { orig_h: pkt.src, resp_h: pkt.dst, orig_p, resp_p, proto, vlan: pkt.vlan, inner_vlan: pkt.inner_vlan }
+    }
+
+    /// The same flow seen from the other side.
+    pub fn reversed(&self) -> FlowKey {
+        FlowKey { orig_h: self.resp_h, resp_h: self.orig_h, orig_p: self.resp_p, resp_p: self.orig_p, ..*self }
+    }
+}
+
+/// ICMPv4 request/reply pairing (Zeek's `ICMP4_counterpart`): one-way messages pair with their code.
+fn icmp4_counterpart(kind: u8, code: u8) -> u8 {
+    match kind {
+        8 => 0,
+        0 => 8,
+        13 => 14,
+        14 => 13,
+        15 => 16,
+        16 => 15,
+        10 => 9,
+        9 => 10,
+        17 => 18,
+        18 => 17,
+        _ => code,
+    }
+}
+
+/// ICMPv6 request/reply pairing (Zeek's `ICMP6_counterpart`).
+fn icmp6_counterpart(kind: u8, code: u8) -> u8 {
+    match kind {
+        128 => 129,
+        129 => 128,
+        133 => 134,
+        134 => 133,
+        135 => 136,
+        136 => 135,
+        130 => 131,
+        131 => 130,
+        139 => 140,
+        140 => 139,
+        144 => 145,
+        145 => 144,
+        _ => code,
+    }
+}
+
+/// Zeek's `likely_server_ports`: the ports its analyzers register. A first packet *from* one of
+/// these (to a port that is not one) makes the receiver the originator, with `^` in the history.
+pub(crate) fn likely_server_port(proto: u8, port: u16) -> bool {
+    match proto {
+        proto::TCP => matches!(
+            port,
+            21 | 22 | 25 | 53 | 79 | 80 | 81 | 88 | 135 | 139 | 143 | 443 | 445 | 465 | 502 | 514 | 563 | 585
+                | 587 | 614 | 631 | 636 | 989 | 990 | 992 | 993 | 995 | 1080 | 1434 | 1883 | 2811 | 3128 | 3306
+                | 3389 | 5222 | 5223 | 5269 | 6379 | 6666..=6669 | 8000 | 8080 | 8888 | 20000
+        ),
+        proto::UDP => matches!(
+            port,
+            53 | 67 | 68 | 88 | 123 | 137 | 161 | 162 | 443 | 514 | 1812 | 3389 | 4011 | 5060 | 5353 | 5355 | 20000
+        ),
+        _ => false,
+    }
+}

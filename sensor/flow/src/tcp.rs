@@ -1,0 +1,584 @@
+//! TCP endpoint state machine with Zeek's semantics, so that `conn_state`, `history`,
+//! `orig_bytes`/`resp_bytes` (from sequence numbers) and `missed_bytes` read as Zeek's do.
+//!
+//! Mirrors `TCPSessionAdapter::Process` and `TCP_Endpoint` of Zeek: per-endpoint states
+//! (inactive, SYN sent, SYN-ACK sent, partial, established, closed, reset), relative sequence
+//! numbers that survive 32-bit wrap-around, history letters, and the state-machine weirds.
+//!
+//! Content gaps (Zeek's `missed_bytes`, history `G`) are found without buffering payload: each
+//! endpoint keeps the point up to which its data was seen contiguously and one pending range seen
+//! beyond a hole. When the peer acknowledges past a hole, the hole is counted as missed — what
+//! Zeek's reassembler reports. Two or more simultaneous holes in one direction are merged, so
+//! missed bytes can be undercounted there; docs/conn.md lists this difference.
+
+use crate::history::{History, Mark, Scaled};
+use sensor_wire::{TcpFlags, TcpSegment};
+
+/// Sequence-number jumps larger than this in a SYN or RST are not trusted (Zeek's
+/// `TOO_LARGE_SEQ_DELTA`): a spoofed or broken RST must not make a connection look gigabytes long.
+const TOO_LARGE_SEQ_DELTA: i64 = 1_048_576;
+
+/// State of one side of a TCP connection (Zeek's `TCP_ENDPOINT_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EndpointState {
+    /// Nothing seen from this side.
+    #[default]
+    Inactive,
+    /// Sent a SYN.
+    SynSent,
+    /// Sent a SYN-ACK as originator.
+    SynAckSent,
+    /// Seen mid-stream, without its SYN.
+    Partial,
+    /// Handshake completed.
+    Established,
+    /// Sent a FIN.
+    Closed,
+    /// Sent a RST.
+    Reset,
+}
+
+/// Difference of two sequence numbers, modulo 2^32.
+fn seq_delta(a: u32, b: u32) -> i64 {
+    i64::from(a.wrapping_sub(b) as i32)
+}
+
+/// One side of a TCP connection.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Endpoint {
+    pub(crate) state: EndpointState,
+    prev_state: EndpointState,
+    pub(crate) did_close: bool,
+    fin_cnt: u8,
+    /// Initial sequence number (the SYN's, or one before the first byte seen).
+    start: u32,
+    /// Highest sequence number sent, relative to `start` (64-bit, so it survives wrap-around).
+    last: i64,
+    /// Highest sequence number of this side acknowledged by the peer, relative to `start`.
+    ack: i64,
+    /// Relative sequence just past this side's FIN.
+    fin_seq: i64,
+    /// Relative sequence of the last SYN, FIN and RST, truncated to 32 bits (only compared for
+    /// equality, to tell a repeat from a retransmission).
+    hist_last_syn: u32,
+    hist_last_fin: u32,
+    hist_last_rst: u32,
+    rxmt: Scaled,
+    zero_window: Scaled,
+    gaps: Scaled,
+    /// Data seen contiguously up to this relative sequence.
+    contig: i64,
+    /// A range seen beyond a hole, `[pending_start, pending_end)`; empty when equal.
+    pending_start: i64,
+    pending_end: i64,
+}
+
+impl Endpoint {
+    fn raw(&self, rel: i64) -> u32 {
+        self.start.wrapping_add(rel as u32)
+    }
+
+    /// Relative position of `seq`, using the last sequence as the reference point.
+    fn rel(&self, seq: u32) -> i64 {
+        self.last + seq_delta(seq, self.raw(self.last))
+    }
+
+    fn init(&mut self, start: u32, last: u32) {
+        self.start = start;
+        self.ack = 0;
+        self.last = seq_delta(last, start);
+        self.contig = 1;
+        self.pending_start = 0;
+        self.pending_end = 0;
+    }
+
+    fn set_state(&mut self, state: EndpointState) {
+        if state != self.state {
+            self.prev_state = self.state;
+            self.state = state;
+        }
+    }
+
+    /// Payload bytes sent, from sequence numbers (Zeek's `TCP_Endpoint::Size`).
+    pub(crate) fn size(&self, peer: &Endpoint) -> u64 {
+        if self.prev_state == EndpointState::SynSent
+            && self.state == EndpointState::Reset
+            && peer.state == EndpointState::Inactive
+            && !(self.ack == 0 || self.ack == 1)
+        {
+            // A half-open connection discovered and aborted: its numbers mean nothing.
+            return 0;
+        }
+        // Less the SYN octet.
+        let mut size = (self.last.max(self.ack).max(0) as u64).saturating_sub(1);
+        if self.fin_cnt > 0 && size != 0 {
+            size -= 1; // the FIN octet
+        }
+        size
+    }
+
+    /// Records data `[seq, seq + len)` for gap detection.
+    fn data_seen(&mut self, seq: i64, len: i64) {
+        let end = seq + len;
+        if seq <= self.contig {
+            self.contig = self.contig.max(end);
+            if self.pending_end > self.pending_start && self.pending_start <= self.contig {
+                self.contig = self.contig.max(self.pending_end);
+                self.pending_start = 0;
+                self.pending_end = 0;
+            }
+        } else if self.pending_end > self.pending_start {
+            self.pending_start = self.pending_start.min(seq);
+            self.pending_end = self.pending_end.max(end);
+        } else {
+            self.pending_start = seq;
+            self.pending_end = end;
+        }
+    }
+
+    /// The peer acknowledged up to `ack` (relative to this endpoint): returns the bytes that were
+    /// acknowledged but never seen.
+    fn acked(&mut self, mut ack: i64) -> u64 {
+        if self.fin_cnt > 0 && ack >= self.fin_seq {
+            ack = self.fin_seq - 1;
+        }
+        if ack <= self.contig {
+            return 0;
+        }
+        let mut missing = 0;
+        if self.pending_end > self.pending_start && self.pending_start < ack {
+            missing += self.pending_start - self.contig;
+            self.contig = self.pending_end;
+            self.pending_start = 0;
+            self.pending_end = 0;
+        }
+        if ack > self.contig {
+            missing += ack - self.contig;
+            self.contig = ack;
+        }
+        missing.max(0) as u64
+    }
+}
+
+/// Both endpoints of a TCP connection.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TcpState {
+    pub(crate) orig: Endpoint,
+    pub(crate) resp: Endpoint,
+    is_partial: bool,
+    first_seen_orig: bool,
+    first_seen_resp: bool,
+}
+
+/// What one segment did to the connection.
+#[derive(Debug, Default)]
+pub(crate) struct SegmentOutcome {
+    /// Bytes acknowledged by this segment that were never seen.
+    pub(crate) missed: u64,
+    /// The connection saw a SYN-ACK first and then real traffic: swap the roles.
+    pub(crate) flip: bool,
+    /// Whether the connection's last-activity time should advance (Zeek stops once both closed).
+    pub(crate) active: bool,
+}
+
+/// Collects state-machine weirds (Zeek's names).
+pub(crate) trait WeirdSink {
+    fn weird(&mut self, name: &'static str);
+}
+
+impl TcpState {
+    /// Whether the connection is closed and can be removed after the close delay.
+    pub(crate) fn closing(&self) -> bool {
+        use EndpointState::*;
+        let (o, r) = (&self.orig, &self.resp);
+        (o.did_close && r.did_close)
+            || o.state == Reset
+            || r.state == Reset
+            || ((o.did_close || r.did_close) && (o.state == Inactive || r.state == Inactive))
+    }
+
+    /// Processes one segment (Zeek's `TCPSessionAdapter::Process`).
+    pub(crate) fn process(
+        &mut self,
+        from_orig: bool,
+        seg: &TcpSegment<'_>,
+        history: &mut History,
+        weirds: &mut impl WeirdSink,
+    ) -> SegmentOutcome {
+        use EndpointState::*;
+        let flags = seg.flags;
+        let (syn, fin, rst, ack_flag) =
+            (flags.has(TcpFlags::SYN), flags.has(TcpFlags::FIN), flags.has(TcpFlags::RST), flags.has(TcpFlags::ACK));
+        let len = i64::from(seg.payload_len);
+        let mut out = SegmentOutcome::default();
+
+        // Partial status: the first packet of each side decides.
+        if from_orig {
+            if !self.first_seen_orig {
+                self.is_partial = !syn || ack_flag;
+            }
+        } else if !self.first_seen_resp && !self.is_partial {
+            self.is_partial = !syn;
+        }
+
+        let mut seg_len = len + i64::from(syn) + i64::from(fin);
+        if rst {
+            seg_len -= len;
+        }
+        let (endpoint, peer) = if from_orig { (&mut self.orig, &mut self.resp) } else { (&mut self.resp, &mut self.orig) };
+        let past = seg.seq.wrapping_add(seg_len as u32);
+
+        // init_endpoint
+        match endpoint.state {
+            Inactive => {
+                if syn {
+                    endpoint.init(seg.seq, past);
+                } else {
+                    endpoint.init(seg.seq.wrapping_sub(1), seg.seq);
+                }
+            }
+            SynSent | SynAckSent => {
+                if syn && seg.seq != endpoint.start {
+                    weirds.weird("SYN_seq_jump");
+                    endpoint.init(seg.seq, past);
+                }
+            }
+            Established | Partial => {
+                if syn {
+                    if endpoint.size(peer) > 0 {
+                        weirds.weird("SYN_inside_connection");
+                    }
+                    if seg.seq != endpoint.start {
+                        weirds.weird("SYN_seq_jump");
+                    }
+                    endpoint.init(seg.seq, past);
+                }
+            }
+            Reset => {
+                if syn && endpoint.prev_state == Inactive {
+                    endpoint.init(seg.seq, past);
+                }
+            }
+            Closed => {}
+        }
+
+        let rel_seq = endpoint.rel(seg.seq);
+        let underflow = rel_seq < 0;
+        if underflow && !rst {
+            weirds.weird("TCP_seq_underflow_or_misorder");
+        }
+
+        // History: a SYN-ACK-first connection flips on the first real traffic.
+        let bits = u8::from(syn) + u8::from(fin) + u8::from(rst);
+        let productive = bits == 0 && (len > 0 || ack_flag);
+        if productive && history.as_str() == "H" {
+            out.flip = true;
+            return out; // the caller swaps the roles and processes the segment again
+        }
+        if bits > 1 {
+            if fin && rst {
+                history.check(Mark::FinRst, from_orig, b'I');
+            } else {
+                history.check(Mark::MultiFlag, from_orig, b'Q');
+            }
+        } else if bits == 1 {
+            if syn {
+                let letter = if ack_flag { b'H' } else { b'S' };
+                if history.check(Mark::Syn, from_orig, letter) && rel_seq as u32 != endpoint.hist_last_syn {
+                    history.push(crate::history::case(letter, from_orig));
+                }
+                endpoint.hist_last_syn = rel_seq as u32;
+            }
+            if fin {
+                if history.check(Mark::Fin, from_orig, b'F') && (rel_seq + len) as u32 != endpoint.hist_last_fin {
+                    history.push(crate::history::case(b'F', from_orig));
+                }
+                endpoint.hist_last_fin = (rel_seq + len) as u32;
+            }
+            if rst {
+                if history.check(Mark::Rst, from_orig, b'R') && rel_seq as u32 != endpoint.hist_last_rst {
+                    history.push(crate::history::case(b'R', from_orig));
+                }
+                endpoint.hist_last_rst = rel_seq as u32;
+            }
+        } else if len > 0 {
+            history.check(Mark::Data, from_orig, b'D');
+        } else if ack_flag {
+            history.check(Mark::Ack, from_orig, b'A');
+        }
+
+        // Zero window (boring with or after a RST, or after the peer's FIN).
+        if seg.window == 0 && !rst && peer.state != Closed && endpoint.state != Reset && endpoint.zero_window.hit() {
+            history.push(crate::history::case(b'W', from_orig));
+        }
+
+        out.active = !self.orig.did_close || !self.resp.did_close;
+        let (endpoint, peer) = if from_orig { (&mut self.orig, &mut self.resp) } else { (&mut self.resp, &mut self.orig) };
+
+        if fin {
+            endpoint.fin_cnt = endpoint.fin_cnt.saturating_add(1);
+            endpoint.fin_seq = rel_seq + seg_len;
+        }
+
+        let mut rel_ack = None;
+        if ack_flag {
+            if peer.state == Inactive {
+                if !syn && !fin && !rst && matches!(endpoint.state, SynSent | SynAckSent | Established) {
+                    weirds.weird("possible_split_routing");
+                }
+                let start = seg.ack.wrapping_sub(1);
+                peer.init(start, start);
+                rel_ack = Some(1);
+            } else {
+                let ack_rel = peer.ack + seq_delta(seg.ack, peer.raw(peer.ack));
+                if ack_rel < 0 {
+                    weirds.weird("TCP_ack_underflow_or_misorder");
+                    rel_ack = Some(0);
+                } else {
+                    if !rst {
+                        let delta = seq_delta(seg.ack, peer.raw(peer.ack));
+                        if !(seg.ack == 0 && delta > TOO_LARGE_SEQ_DELTA) && delta > 0 {
+                            peer.ack += delta;
+                        }
+                    }
+                    rel_ack = Some(ack_rel);
+                }
+            }
+        }
+
+        // update_last_seq
+        let delta_last = seq_delta(past, endpoint.raw(endpoint.last));
+        if (syn || rst) && delta_last.abs() > TOO_LARGE_SEQ_DELTA {
+            // not trusted
+        } else if fin && endpoint.last == 1 {
+            endpoint.last += delta_last;
+        } else if endpoint.state == Reset {
+            // nothing after a RST is trusted
+        } else if delta_last > 0 {
+            endpoint.last += delta_last;
+        } else if len > 0 && endpoint.rxmt.hit() {
+            history.push(crate::history::case(b'T', from_orig));
+        }
+
+        self.update_state_machine(from_orig, seg, delta_last, weirds);
+
+        // Content gaps, now that the state machine knows whether this ACK closes the connection.
+        let (endpoint, peer) = if from_orig { (&mut self.orig, &mut self.resp) } else { (&mut self.resp, &mut self.orig) };
+        if let Some(ack) = rel_ack {
+            let partial_start = ack <= 2 && self.is_partial;
+            let missed = peer.acked(ack);
+            let clean = matches!(peer.state, Established | Closed) && matches!(endpoint.state, Established | Closed);
+            if missed > 0 && !partial_start && clean {
+                out.missed = missed;
+                if !fin && !rst && peer.gaps.hit() {
+                    history.push(crate::history::case(b'G', !from_orig));
+                }
+            }
+        }
+        if len > 0 && !rst && !underflow {
+            let data_seq = if syn { rel_seq + 1 } else { rel_seq };
+            endpoint.data_seen(data_seq, len);
+        }
+        if fin || rst {
+            let closing = if fin && !rst { Closed } else { endpoint.state };
+            if matches!(closing, Closed | Reset) && !endpoint.did_close {
+                endpoint.did_close = true;
+            }
+        }
+        if from_orig {
+            self.first_seen_orig = true;
+        } else {
+            self.first_seen_resp = true;
+        }
+        out
+    }
+
+    /// Zeek's `UpdateStateMachine` and its per-state helpers.
+    fn update_state_machine(&mut self, from_orig: bool, seg: &TcpSegment<'_>, delta_last: i64, weirds: &mut impl WeirdSink) {
+        use EndpointState::*;
+        let flags = seg.flags;
+        let (syn, fin, rst, ack) =
+            (flags.has(TcpFlags::SYN), flags.has(TcpFlags::FIN), flags.has(TcpFlags::RST), flags.has(TcpFlags::ACK));
+        let len = seg.payload_len;
+        let is_partial = &mut self.is_partial;
+        let (endpoint, peer) = if from_orig { (&mut self.orig, &mut self.resp) } else { (&mut self.resp, &mut self.orig) };
+        match endpoint.state {
+            Inactive => {
+                if syn {
+                    if from_orig {
+                        if ack {
+                            weirds.weird("connection_originator_SYN_ack");
+                            endpoint.set_state(SynAckSent);
+                        } else {
+                            endpoint.set_state(SynSent);
+                        }
+                    } else {
+                        if ack {
+                            let in_window = {
+                                let a = peer.rel(seg.ack);
+                                a >= 0 && a <= peer.last
+                            };
+                            if peer.state != Inactive && peer.state != Partial && !in_window {
+                                weirds.weird("bad_SYN_ack");
+                            }
+                        } else if peer.state == SynAckSent && seg.seq == endpoint.start {
+                            *is_partial = false;
+                            peer.set_state(Established);
+                        } else {
+                            weirds.weird("simultaneous_open");
+                        }
+                        if peer.state == SynSent {
+                            peer.set_state(Established);
+                        } else if peer.state == Inactive {
+                            weirds.weird("unsolicited_SYN_response");
+                        }
+                        endpoint.set_state(Established);
+                    }
+                }
+                if fin {
+                    endpoint.set_state(Closed);
+                    if peer.state != Partial && !syn {
+                        weirds.weird("spontaneous_FIN");
+                    }
+                }
+                if rst {
+                    endpoint.set_state(Reset);
+                    let is_reject = if from_orig {
+                        peer.state == Established
+                    } else {
+                        matches!(peer.state, SynSent | SynAckSent)
+                    };
+                    if !is_reject && peer.state == Inactive {
+                        weirds.weird("spontaneous_RST");
+                    }
+                }
+                if endpoint.state == Inactive {
+                    if !from_orig && len == 0 && peer.state == SynSent {
+                        // a bare ACK answering a SYN: still waiting for the SYN-ACK
+                    } else if ack && peer.state == Established {
+                        endpoint.set_state(Established);
+                        *is_partial = false;
+                    } else {
+                        endpoint.set_state(Partial);
+                    }
+                }
+            }
+            SynSent | SynAckSent => {
+                if syn {
+                    if from_orig {
+                        if ack && !fin && !rst && endpoint.state != SynAckSent {
+                            weirds.weird("repeated_SYN_with_ack");
+                        }
+                    } else if !ack && endpoint.state != SynSent {
+                        weirds.weird("repeated_SYN_reply_wo_ack");
+                    }
+                }
+                if fin {
+                    if matches!(peer.state, Inactive | SynSent) {
+                        weirds.weird("inappropriate_FIN");
+                    }
+                    endpoint.set_state(Closed);
+                }
+                if rst {
+                    endpoint.set_state(Reset);
+                } else if len > 0 {
+                    weirds.weird("data_before_established");
+                }
+            }
+            Established | Partial => {
+                if syn && endpoint.state == Partial && peer.state == Inactive && !ack {
+                    weirds.weird("SYN_after_partial");
+                    endpoint.set_state(SynSent);
+                }
+                if fin && !rst {
+                    endpoint.set_state(Closed);
+                    if peer.state == Reset && peer.prev_state == Closed {
+                        peer.set_state(Closed);
+                    }
+                }
+                if rst {
+                    endpoint.set_state(Reset);
+                }
+            }
+            Closed => {
+                if syn {
+                    weirds.weird("SYN_after_close");
+                }
+                if fin && delta_last > 0 {
+                    weirds.weird("FIN_advanced_last_seq");
+                }
+                if rst && peer.state != Closed {
+                    endpoint.set_state(Reset);
+                }
+            }
+            Reset => {
+                if syn {
+                    weirds.weird("SYN_after_reset");
+                }
+                if fin {
+                    weirds.weird("FIN_after_reset");
+                }
+                if len > 0 && !rst {
+                    weirds.weird("data_after_reset");
+                }
+            }
+        }
+    }
+
+    /// Swaps the roles of the two endpoints.
+    pub(crate) fn flip(&mut self) {
+        core::mem::swap(&mut self.orig, &mut self.resp);
+        core::mem::swap(&mut self.first_seen_orig, &mut self.first_seen_resp);
+        self.first_seen_orig = true;
+    }
+
+    /// Zeek's `conn_state` for TCP, with the history for the RSTOS0 test.
+    pub(crate) fn conn_state(&self, history: &str) -> &'static str {
+        use EndpointState::*;
+        let (os, rs) = (self.orig.state, self.resp.state);
+        let o_inactive = matches!(os, Inactive | Partial);
+        let r_inactive = matches!(rs, Inactive | Partial);
+        if rs == Reset {
+            let sizes_zero = self.orig.size(&self.resp) == 0 && self.resp.size(&self.orig) == 0;
+            if matches!(os, SynSent | SynAckSent) || (os == Reset && sizes_zero) {
+                "REJ"
+            } else if o_inactive {
+                "RSTRH"
+            } else {
+                "RSTR"
+            }
+        } else if os == Reset {
+            if r_inactive {
+                if syn_then_rst(history) { "RSTOS0" } else { "OTH" }
+            } else {
+                "RSTO"
+            }
+        } else if rs == Closed && os == Closed {
+            "SF"
+        } else if os == Closed {
+            if r_inactive { "SH" } else { "S2" }
+        } else if rs == Closed {
+            if o_inactive { "SHR" } else { "S3" }
+        } else if os == SynSent && rs == Inactive {
+            "S0"
+        } else if os == Established && rs == Established {
+            "S1"
+        } else {
+            "OTH"
+        }
+    }
+}
+
+/// Zeek's `/\^?S[^HAFGIQ]*R.*/` on the history.
+fn syn_then_rst(history: &str) -> bool {
+    let h = history.strip_prefix('^').unwrap_or(history);
+    let Some(rest) = h.strip_prefix('S') else { return false };
+    for c in rest.chars() {
+        match c {
+            'R' => return true,
+            'H' | 'A' | 'F' | 'G' | 'I' | 'Q' => return false,
+            _ => {}
+        }
+    }
+    false
+}
