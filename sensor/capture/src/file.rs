@@ -11,6 +11,7 @@ use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{PcapBlockOwned, PcapError};
 use sensor_wire::{LinkType, Timestamp};
 use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Initial size of the reader's buffer. Big enough for many records per `read(2)`.
@@ -69,10 +70,16 @@ impl FileSource {
         let io = |source| CaptureError::Io { path: path.to_owned(), source };
         let file = File::open(path).map_err(io)?;
         let file_len = file.metadata().map_err(io)?.len();
-        if file_len == 0 {
+        FileSource::from_reader(path, file, file_len)
+    }
+
+    /// Reads a capture from any reader (`name` is used in messages; `len` for progress).
+    pub fn from_reader(name: &Path, reader: impl Read + Send + 'static, len: u64) -> Result<FileSource, CaptureError> {
+        let path = name;
+        if len == 0 {
             return Err(CaptureError::Empty { path: path.to_owned() });
         }
-        let reader = pcap_parser::create_reader(READ_BUFFER, file).map_err(|e| match e {
+        let reader = pcap_parser::create_reader(READ_BUFFER, reader).map_err(|e| match e {
             PcapError::HeaderNotRecognized => CaptureError::NotACapture { path: path.to_owned() },
             PcapError::Eof => CaptureError::Empty { path: path.to_owned() },
             other => CaptureError::Malformed {
@@ -84,7 +91,7 @@ impl FileSource {
         let mut source = FileSource {
             path: path.to_owned(),
             reader,
-            file_len,
+            file_len: len,
             legacy: None,
             interfaces: Vec::new(),
             anomalies: Vec::new(),

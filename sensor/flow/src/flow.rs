@@ -125,8 +125,9 @@ impl<S> Flow<S> {
         if from_orig { &mut self.orig } else { &mut self.resp }
     }
 
-    /// Swaps originator and responder (Zeek's `FlipRoles`).
-    pub(crate) fn flip(&mut self) {
+    /// Swaps originator and responder (Zeek's `FlipRoles`), e.g. when an analyser sees that the
+    /// first packet came from the server.
+    pub fn flip(&mut self) {
         self.key = self.key.reversed();
         core::mem::swap(&mut self.orig, &mut self.resp);
         self.tcp.flip();

@@ -94,19 +94,23 @@ fn icmp6_counterpart(kind: u8, code: u8) -> u8 {
     }
 }
 
-/// Zeek's `likely_server_ports`: the ports its analyzers register. A first packet *from* one of
-/// these (to a port that is not one) makes the receiver the originator, with `^` in the history.
+/// Zeek's `likely_server_ports`: the ports its base analyzers register, plus those of the CISA
+/// ICSNPP OT plugins (S7comm 102, EtherNet/IP 44818 and 2222, BACnet 47808, IEC 60870-5-104
+/// 2404), which an OT sensor loads. A first packet *from* one of these (to a port that is not one)
+/// makes the receiver the originator, with `^` in the history.
 pub(crate) fn likely_server_port(proto: u8, port: u16) -> bool {
     match proto {
         proto::TCP => matches!(
             port,
-            21 | 22 | 25 | 53 | 79 | 80 | 81 | 88 | 135 | 139 | 143 | 443 | 445 | 465 | 502 | 514 | 563 | 585
-                | 587 | 614 | 631 | 636 | 989 | 990 | 992 | 993 | 995 | 1080 | 1434 | 1883 | 2811 | 3128 | 3306
-                | 3389 | 5222 | 5223 | 5269 | 6379 | 6666..=6669 | 8000 | 8080 | 8888 | 20000
+            21 | 22 | 25 | 53 | 79 | 80 | 81 | 88 | 102 | 135 | 139 | 143 | 443 | 445 | 465 | 502 | 514 | 563
+                | 585 | 587 | 614 | 631 | 636 | 989 | 990 | 992 | 993 | 995 | 1080 | 1434 | 1883 | 2404 | 2811
+                | 3128 | 3306 | 3389 | 5222 | 5223 | 5269 | 6379 | 6666..=6669 | 8000 | 8080 | 8888 | 20000
+                | 44818
         ),
         proto::UDP => matches!(
             port,
-            53 | 67 | 68 | 88 | 123 | 137 | 161 | 162 | 443 | 514 | 1812 | 3389 | 4011 | 5060 | 5353 | 5355 | 20000
+            53 | 67 | 68 | 88 | 123 | 137 | 161 | 162 | 443 | 514 | 1812 | 2222 | 3389 | 4011 | 5060 | 5353 | 5355
+                | 20000 | 44818 | 47808
         ),
         _ => false,
     }

@@ -138,8 +138,18 @@ impl<S: Default> FlowTable<S> {
         let hash = self.hash(&key);
         let slots = &self.slots;
         let found = self.index.find(hash, |&i| slots[i as usize].flow.as_ref().is_some_and(|f| f.key == key || f.key == key.reversed()));
+        // The periodic sweep runs once a second; a flow whose timeout passed since then must not
+        // take this packet (Zeek would have removed it), so check the one found.
+        let found = found.copied().filter(|&i| {
+            let live = self.slots[i as usize].flow.as_ref().is_some_and(|f| f.last.add(self.timeout(list_of(f))) > ts);
+            if !live {
+                self.stats.expired += 1;
+                self.end(i, EndReason::Timeout, sink);
+            }
+            live
+        });
         let (idx, created) = match found {
-            Some(&i) => (i, false),
+            Some(i) => (i, false),
             None => (self.create(ts, key, hash, pkt, sink), true),
         };
         let mut weirds = Weirds { names: [""; 4], len: 0 };

@@ -229,3 +229,17 @@ fn flow_memory_per_entry_is_bounded() {
     let size = core::mem::size_of::<Flow<()>>();
     assert!(size <= 328, "Flow<()> grew to {size} bytes");
 }
+
+#[test]
+fn a_flow_idle_past_its_timeout_splits_even_between_sweeps() {
+    // Two packets 60.5 s apart on one UDP 5-tuple, with other traffic keeping the once-a-second
+    // sweep from running at the second packet: still two flows, as in Zeek.
+    let mut table = FlowTable::<()>::new(FlowConfig::default());
+    let mut sink = Collect::default();
+    table.track(Timestamp(0), &udp(A, 47808, B, 47808, 10), &mut sink);
+    table.track(Timestamp(60_000_000_000), &udp(A, 1, B, 2, 1), &mut sink);
+    table.track(Timestamp(60_500_000_000), &udp(A, 47808, B, 47808, 10), &mut sink);
+    table.drain(&mut sink);
+    let split = sink.ended.iter().filter(|e| e.0 == "10.0.0.1:47808>10.0.0.2:47808").count();
+    assert_eq!(split, 2);
+}

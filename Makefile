@@ -1,0 +1,58 @@
+# The single entry point. `make help` lists the targets.
+#
+# Fresh Debian 12 machine: `make run` installs what is needed and runs the demo;
+# `make test` runs every test.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+MIN_RUST := 1.95
+SHARED := ../shared
+BENCH_DIR ?= target/bench
+FUZZ_SECONDS ?= 60
+
+.PHONY: help setup build run demo test lint bench bench-replay bench-flows fuzz fuzz-build clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+setup: ## Install build dependencies (Debian packages) and check the Rust toolchain
+	@command -v cc >/dev/null && command -v pkg-config >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential pkg-config >/dev/null; }
+	@command -v $(CARGO) >/dev/null || { echo "Rust $(MIN_RUST)+ is needed (https://rustup.rs): cargo not found" >&2; exit 1; }
+	@v=$$(rustc --version | awk '{print $$2}'); \
+	  if [ "$$(printf '%s\n%s\n' "$(MIN_RUST)" "$$v" | sort -V | head -1)" != "$(MIN_RUST)" ]; then \
+	    echo "Rust $(MIN_RUST)+ is needed, found $$v" >&2; exit 1; fi
+
+build: setup ## Build the sensor (release)
+	$(CARGO) build --release --locked -p sensor
+
+run: build ## Build, then run the demo scenario (synthesised capture -> records + summary)
+	./target/release/sensor demo --out sensor-demo
+
+demo: run ## Same as run
+
+test: setup ## Run every test (unit, parity with Zeek/tshark, every shared capture, lints)
+	$(CARGO) test --workspace --profile ci --locked
+	$(CARGO) clippy --workspace --all-targets --profile ci --locked -- -D warnings
+
+lint: setup ## Lints only
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+bench: bench-replay bench-flows ## All benchmarks (needs root for the peers' packages); see docs/PERFORMANCE.md
+
+bench-replay: build ## Replay throughput against Suricata on the large mixed capture
+	bash bench/replay.sh "$(SHARED)" "$(BENCH_DIR)"
+
+bench-flows: setup ## Memory with 1,000,000 concurrent flows
+	$(CARGO) run --release --locked -p sensor --example flow_memory
+
+fuzz-build: ## Build the fuzz targets (installs cargo-fuzz; nightly-free via RUSTC_BOOTSTRAP)
+	bash fuzz/run.sh build
+
+fuzz: ## Run each fuzz target for FUZZ_SECONDS (default 60), seeded from the shared captures
+	bash fuzz/run.sh run $(FUZZ_SECONDS) "$(SHARED)"
+
+clean: ## Remove build output and demo files
+	$(CARGO) clean
+	rm -rf sensor-demo

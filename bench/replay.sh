@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# bench/replay.sh SHARED OUTDIR
+# Replay throughput of the sensor against Suricata 7 on the large mixed capture, in one run:
+#   1. installs the peers (Debian packages) and builds the capture with ../shared/bench tools;
+#   2. replays it with `sensor replay` (one thread, conn/dns/weird JSON lines);
+#   3. runs Suricata on it (one thread, flow + dns eve records, no rules);
+#   4. prints packets/s of both, the ratio, and our peak RSS.
+# A benchmark, never a test: nothing here asserts a time.
+set -euo pipefail
+shared=$(cd "${1:?usage: replay.sh SHARED OUTDIR}" && pwd)
+out=${2:?usage: replay.sh SHARED OUTDIR}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+sensor=$(pwd)/target/release/sensor
+
+"$shared/bench/install-peers" >/dev/null
+pcap="$out/bench-mix.pcap"
+if [[ ! -s $pcap ]]; then
+  echo "building $pcap ..."
+  python3 "$shared/bench/make-bench-pcap" "$pcap"
+fi
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+
+# Ours: peak RSS from the kernel's accounting of the child.
+python3 - "$sensor" "$pcap" "$out/sensor" <<'PY' | tee "$out/sensor.txt"
+import resource, subprocess, sys, time
+sensor, pcap, outdir = sys.argv[1:4]
+t = time.monotonic()
+p = subprocess.run([sensor, "replay", "--seed", "1", "--out", outdir, pcap], capture_output=True, text=True)
+wall = time.monotonic() - t
+sys.stderr.write(p.stderr)
+if p.returncode:
+    sys.exit(p.returncode)
+pkts = int(next(l.split()[1] for l in p.stderr.splitlines() if l.startswith("packets")))
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(f"sensor: {pkts} packets in {wall:.2f} s = {pkts / wall / 1e6:.3f} Mpps (one thread); peak RSS {rss:.0f} MiB")
+PY
+
+"$shared/bench/suricata-baseline" "$pcap" "$out/suricata" | tee "$out/suricata.txt"
+
+python3 - "$out/sensor.txt" "$out/suricata.txt" <<'PY'
+import re, sys
+ours = float(re.search(r"= ([0-9.]+) Mpps", open(sys.argv[1]).read()).group(1))
+peer = float(re.search(r"= ([0-9.]+) Mpps", open(sys.argv[2]).read()).group(1))
+print(f"ratio sensor/suricata: {ours / peer:.1f}x  (targets: >= 5x, and >= 1 Mpps)")
+PY

@@ -1,0 +1,59 @@
+//! Records and where they go.
+//!
+//! Records carry Zeek's JSON log field names (`id.orig_h`, `conn_state`, `qtype_name`, …) so that
+//! RITA, Security Onion and SIEM parsers that read Zeek's JSON logs read ours unchanged. Unset
+//! fields are omitted, as Zeek's JSON writer does. docs/records.md documents every field and every
+//! deliberate difference from Zeek.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `records.rs` | [`ConnRecord`], [`DnsRecordLine`], [`WeirdRecord`]: the serialisable shapes |
+//! | `jsonl.rs` | [`JsonLines`]: `conn.jsonl`, `dns.jsonl`, `weird.jsonl` in a directory |
+//! | `lib.rs` | the [`RecordSink`] trait every output implements, [`OutputStats`] |
+//!
+//! The store (sled) will be another [`RecordSink`].
+
+mod jsonl;
+mod records;
+
+pub use jsonl::JsonLines;
+pub use records::{ConnId, ConnRecord, DnsRecordLine, WeirdRecord, secs};
+
+/// Errors of an output.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutputError {
+    /// Writing a log file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Records written, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutputStats {
+    /// conn records.
+    pub conn: u64,
+    /// dns records.
+    pub dns: u64,
+    /// weird records.
+    pub weird: u64,
+}
+
+/// Where records go.
+pub trait RecordSink {
+    /// A connection ended.
+    fn conn(&mut self, rec: &ConnRecord<'_>) -> Result<(), OutputError>;
+    /// A DNS transaction completed.
+    fn dns(&mut self, rec: &DnsRecordLine<'_>) -> Result<(), OutputError>;
+    /// An anomaly.
+    fn weird(&mut self, rec: &WeirdRecord<'_>) -> Result<(), OutputError>;
+    /// Makes everything written so far durable.
+    fn flush(&mut self) -> Result<(), OutputError>;
+    /// Records written so far.
+    fn stats(&self) -> OutputStats;
+}

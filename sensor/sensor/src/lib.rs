@@ -1,0 +1,15 @@
+//! The sensor: the pipeline that turns frames into Zeek-compatible records, its configuration,
+//! and the commands of the `sensor` binary.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `config.rs` | [`config::Config`]: the TOML configuration, defaults, validation |
+//! | `pipeline.rs` | [`pipeline::Pipeline`]: decode → flows → DNS → records, one per worker |
+//! | `replay.rs` | [`replay::replay`]: capture files through a pipeline, with a [`replay::Summary`] |
+//! | `demo.rs` | [`demo::write_pcap`]: the synthesised demo scenario |
+//! | `main.rs` | the command line (`sensor replay`, `sensor demo`) |
+
+pub mod config;
+pub mod demo;
+pub mod pipeline;
+pub mod replay;

@@ -1,0 +1,285 @@
+//! The per-worker pipeline: decode → flows → analysers → records, run to completion per frame.
+//!
+//! One [`Pipeline`] per capture queue or replay, owning its decoder, flow table and output: no
+//! locks, no shared state. The same pipeline serves replay and (later) live capture.
+
+use crate::config::Config;
+use ipnet::IpNet;
+use sensor_analyzers::dns::{DnsConfig, DnsFlow, DnsRecord, DnsSink, DnsTransport, is_dns_port};
+use sensor_capture::{CaptureAnomaly, Frame};
+use sensor_flow::{EndReason, Flow, FlowSink, FlowTable, community_id, uid};
+use sensor_output::{ConnId, ConnRecord, DnsRecordLine, OutputError, RecordSink, WeirdRecord, secs};
+use sensor_wire::{Anomaly, Decode, DecodeCounters, FrameDecoder, Timestamp, Transport};
+
+/// What the analysers keep per flow.
+#[derive(Default)]
+pub struct AppState {
+    dns: Option<Box<DnsFlow>>,
+    /// The application protocol confirmed on this flow (Zeek's `service`).
+    service: Option<&'static str>,
+}
+
+/// Counters of the pipeline itself (the decoder, flow table and output keep their own).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PipelineStats {
+    /// Frames received.
+    pub frames: u64,
+    /// Bytes received (on-wire lengths).
+    pub bytes: u64,
+    /// Flows ended, by reason.
+    pub flows_ended: u64,
+    /// Of `flows_ended`, evicted because the table was full.
+    pub flows_evicted: u64,
+    /// Anomalies of the capture files themselves.
+    pub capture_anomalies: u64,
+}
+
+/// Everything a flow's end or an analyser needs besides the flow table.
+struct Context<O> {
+    out: O,
+    stats: PipelineStats,
+    uid_seed: u64,
+    local_nets: Vec<IpNet>,
+    peer: String,
+    /// The first output error; the pipeline stops writing once one happened.
+    error: Option<OutputError>,
+}
+
+impl<O: RecordSink> Context<O> {
+    fn record(&mut self, result: Result<(), OutputError>) {
+        if let Err(e) = result {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    fn is_local(&self, addr: &core::net::IpAddr) -> bool {
+        self.local_nets.iter().any(|n| n.contains(addr))
+    }
+
+    fn weird(&mut self, ts: Timestamp, uid: Option<&str>, id: Option<ConnId>, name: &str, addl: Option<&str>, source: &'static str) {
+        let rec = WeirdRecord { ts: secs(ts.nanos()), uid, id, name, addl, notice: false, peer: &self.peer, source };
+        let result = self.out.weird(&rec);
+        self.record(result);
+    }
+}
+
+fn conn_id<S>(flow: &Flow<S>) -> ConnId {
+    ConnId { orig_h: flow.key.orig_h, orig_p: flow.key.orig_p, resp_h: flow.key.resp_h, resp_p: flow.key.resp_p }
+}
+
+/// Writes a flow's DNS transactions with the flow's identity.
+struct DnsOut<'a, O> {
+    ctx: &'a mut Context<O>,
+    id: ConnId,
+    serial: u64,
+    proto: &'static str,
+    service: &'a mut Option<&'static str>,
+    /// The analyser found the first message was a response from the originator: the flow's
+    /// roles must be swapped (Zeek flips the connection).
+    flipped: bool,
+}
+
+impl<O: RecordSink> DnsSink for DnsOut<'_, O> {
+    fn record(&mut self, rec: DnsRecord) {
+        *self.service = Some("dns");
+        let uid = uid(self.ctx.uid_seed, self.serial);
+        let line = DnsRecordLine { uid: &uid, id: self.id, proto: self.proto, rec: &rec };
+        let result = self.ctx.out.dns(&line);
+        self.ctx.record(result);
+    }
+
+    fn weird(&mut self, ts: Timestamp, name: &'static str, addl: Option<String>) {
+        let uid = uid(self.ctx.uid_seed, self.serial);
+        self.ctx.weird(ts, Some(&uid), Some(self.id), name, addl.as_deref(), "dns");
+    }
+
+    fn roles_flipped(&mut self, _: Timestamp) {
+        let ConnId { orig_h, orig_p, resp_h, resp_p } = self.id;
+        self.id = ConnId { orig_h: resp_h, orig_p: resp_p, resp_h: orig_h, resp_p: orig_p };
+        self.flipped = !self.flipped;
+    }
+}
+
+impl<O: RecordSink> FlowSink<AppState> for Context<O> {
+    fn ended(&mut self, mut flow: Flow<AppState>, reason: EndReason) {
+        self.stats.flows_ended += 1;
+        if reason == EndReason::Evicted {
+            self.stats.flows_evicted += 1;
+        }
+        let id = conn_id(&flow);
+        if let Some(mut dns) = flow.app.dns.take() {
+            let proto = flow.proto_name();
+            let mut out = DnsOut { ctx: self, id, serial: flow.serial, proto, service: &mut flow.app.service, flipped: false };
+            dns.finish(&mut out);
+        }
+        let uid = uid(self.uid_seed, flow.serial);
+        let community = community_id(&flow.key, 0);
+        let duration = flow.duration();
+        let has_duration = !duration.is_zero();
+        let rec = ConnRecord {
+            ts: secs(flow.start.nanos()),
+            uid: &uid,
+            id,
+            proto: flow.proto_name(),
+            service: flow.app.service,
+            duration: has_duration.then(|| duration.as_secs_f64()),
+            orig_bytes: has_duration.then(|| flow.orig_bytes()),
+            resp_bytes: has_duration.then(|| flow.resp_bytes()),
+            conn_state: flow.conn_state(),
+            local_orig: self.is_local(&flow.key.orig_h),
+            local_resp: self.is_local(&flow.key.resp_h),
+            missed_bytes: flow.missed_bytes,
+            history: flow.history.as_str(),
+            orig_pkts: flow.orig.pkts,
+            orig_ip_bytes: flow.orig.ip_bytes,
+            resp_pkts: flow.resp.pkts,
+            resp_ip_bytes: flow.resp.ip_bytes,
+            ip_proto: flow.key.proto,
+            community_id: &community,
+            vlan: flow.key.vlan,
+            inner_vlan: flow.key.inner_vlan,
+        };
+        let result = self.out.conn(&rec);
+        self.record(result);
+    }
+
+    fn weird(&mut self, flow: &Flow<AppState>, name: &'static str) {
+        let uid = uid(self.uid_seed, flow.serial);
+        self.weird(flow.last, Some(&uid), Some(conn_id(flow)), name, None, "flow");
+    }
+}
+
+/// One worker's pipeline.
+pub struct Pipeline<O: RecordSink> {
+    decoder: FrameDecoder,
+    flows: FlowTable<AppState>,
+    ctx: Context<O>,
+    dns: DnsConfig,
+    anomalies: Vec<Anomaly>,
+    last_ts: Timestamp,
+}
+
+impl<O: RecordSink> Pipeline<O> {
+    /// A pipeline writing to `out`. `uid_seed` makes uids unique across runs and workers.
+    pub fn new(cfg: &Config, out: O, uid_seed: u64) -> Pipeline<O> {
+        Pipeline {
+            decoder: FrameDecoder::new(cfg.fragments.decoder()),
+            flows: FlowTable::new(cfg.flows.table()),
+            ctx: Context {
+                out,
+                stats: PipelineStats::default(),
+                uid_seed,
+                local_nets: cfg.site.local_nets.clone(),
+                peer: cfg.site.sensor_name.clone(),
+                error: None,
+            },
+            dns: cfg.dns.analyzer(),
+            anomalies: Vec::new(),
+            last_ts: Timestamp(0),
+        }
+    }
+
+    /// Processes one frame.
+    pub fn frame(&mut self, frame: &Frame<'_>) {
+        let Pipeline { decoder, flows, ctx, dns, anomalies, last_ts } = self;
+        ctx.stats.frames += 1;
+        ctx.stats.bytes += u64::from(frame.orig_len);
+        *last_ts = frame.ts;
+        if let Decode::Packet(pkt) = decoder.decode_with_wire_len(frame.link, frame.ts, frame.data, frame.orig_len as usize, anomalies) {
+            let tracked = flows.track(frame.ts, &pkt, ctx);
+            if let Some(flow) = flows.get_mut(tracked.id) {
+                analyse(ctx, dns, flow, frame.ts, tracked.from_orig, &pkt.transport);
+            }
+        }
+        for a in anomalies.drain(..) {
+            let id = match (a.src, a.dst) {
+                (Some(orig_h), Some(resp_h)) => Some(ConnId { orig_h, orig_p: 0, resp_h, resp_p: 0 }),
+                _ => None,
+            };
+            ctx.weird(frame.ts, None, id, a.name, a.addl.as_deref(), "decode");
+        }
+    }
+
+    /// Records an anomaly of the capture itself.
+    pub fn capture_anomaly(&mut self, a: &CaptureAnomaly) {
+        self.ctx.stats.capture_anomalies += 1;
+        let ts = a.ts.unwrap_or(self.last_ts);
+        self.ctx.weird(ts, None, None, a.name, Some(&a.addl), "capture");
+    }
+
+    /// The first output error, if writing failed; the caller should stop.
+    pub fn take_error(&mut self) -> Option<OutputError> {
+        self.ctx.error.take()
+    }
+
+    /// Ends every flow, writes the remaining records and flushes the output.
+    pub fn finish(&mut self) -> Result<(), OutputError> {
+        let Pipeline { decoder, flows, ctx, anomalies, last_ts, .. } = self;
+        decoder.expire(Timestamp(u64::MAX), anomalies);
+        for a in anomalies.drain(..) {
+            ctx.weird(*last_ts, None, None, a.name, a.addl.as_deref(), "decode");
+        }
+        flows.drain(ctx);
+        let flushed = ctx.out.flush();
+        match ctx.error.take() {
+            Some(e) => Err(e),
+            None => flushed,
+        }
+    }
+
+    /// Decoder counters.
+    pub fn decode_counters(&self) -> &DecodeCounters {
+        self.decoder.counters()
+    }
+
+    /// Flow table counters.
+    pub fn flow_stats(&self) -> &sensor_flow::FlowStats {
+        self.flows.stats()
+    }
+
+    /// Pipeline counters.
+    pub fn stats(&self) -> &PipelineStats {
+        &self.ctx.stats
+    }
+
+    /// The output (for its counters).
+    pub fn output(&self) -> &O {
+        &self.ctx.out
+    }
+}
+
+/// Hands a packet's payload to the analysers its flow needs.
+fn analyse<O: RecordSink>(
+    ctx: &mut Context<O>,
+    cfg: &DnsConfig,
+    flow: &mut Flow<AppState>,
+    ts: Timestamp,
+    from_orig: bool,
+    transport: &Transport<'_>,
+) {
+    let (dns_transport, sport, dport) = match transport {
+        Transport::Udp { src_port, dst_port, .. } => (DnsTransport::Udp, *src_port, *dst_port),
+        Transport::Tcp(seg) => (DnsTransport::Tcp, seg.src_port, seg.dst_port),
+        _ => return,
+    };
+    if flow.app.dns.is_none() {
+        if !is_dns_port(dns_transport, sport, dport) {
+            return;
+        }
+        flow.app.dns = Some(Box::new(DnsFlow::new(dns_transport)));
+    }
+    let id = conn_id(flow);
+    let proto = flow.proto_name();
+    let serial = flow.serial;
+    let AppState { dns, service } = &mut flow.app;
+    let Some(dns) = dns.as_mut() else { return };
+    let mut out = DnsOut { ctx, id, serial, proto, service, flipped: false };
+    match transport {
+        Transport::Udp { payload, .. } => dns.udp(cfg, ts, from_orig, payload, &mut out),
+        Transport::Tcp(seg) => dns.tcp(cfg, ts, from_orig, seg, &mut out),
+        _ => {}
+    }
+    if out.flipped {
+        flow.flip();
+    }
+}

@@ -1,0 +1,111 @@
+//! The `sensor` command line: clear errors naming the file and the reason, non-zero exits, and
+//! processing that goes on past a truncated last record.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn sensor(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sensor")).args(args).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A classic pcap header (little endian, microseconds) with the given link type.
+fn pcap_header(link: u32) -> Vec<u8> {
+    let mut h = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+    h.extend_from_slice(&[0; 8]);
+    h.extend_from_slice(&65535u32.to_le_bytes());
+    h.extend_from_slice(&link.to_le_bytes());
+    h
+}
+
+fn replay_file(dir: &Path, name: &str, bytes: &[u8]) -> Output {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    sensor(&["replay", "--out", dir.join("out").to_str().unwrap(), path.to_str().unwrap()])
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = sensor(&["replay", "--out", dir.path().to_str().unwrap(), "/nonexistent/capture.pcap"]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("/nonexistent/capture.pcap") && e.contains("No such file"), "{e}");
+}
+
+#[test]
+fn not_a_capture_empty_and_unsupported_link_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = replay_file(dir.path(), "notes.txt", b"this is not a capture file at all");
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("notes.txt") && stderr(&o).contains("not a pcap or pcapng"), "{}", stderr(&o));
+
+    let o = replay_file(dir.path(), "empty.pcap", b"");
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("empty.pcap") && stderr(&o).contains("empty"), "{}", stderr(&o));
+
+    // LINKTYPE_USB_LINUX (189): a real link type the decoder does not support.
+    let o = replay_file(dir.path(), "usb.pcap", &pcap_header(189));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("usb.pcap") && stderr(&o).contains("unsupported link type 189"), "{}", stderr(&o));
+
+    let o = replay_file(dir.path(), "short.pcap", &pcap_header(1)[..10]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("short.pcap"), "{}", stderr(&o));
+}
+
+#[test]
+fn truncated_last_record_is_an_anomaly_and_processing_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = std::fs::read(common::pcaps().join("dns/sv-dns-google-a-aaaa-mx.pcap")).unwrap();
+    let cut = &whole[..whole.len() - 20];
+    let o = replay_file(dir.path(), "cut.pcap", cut);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let weird = std::fs::read_to_string(dir.path().join("out/weird.jsonl")).unwrap();
+    assert!(weird.contains("truncated_capture_record") && weird.contains("cut.pcap"), "{weird}");
+    let dns = std::fs::read_to_string(dir.path().join("out/dns.jsonl")).unwrap();
+    assert_eq!(dns.lines().count(), 3, "the records before the cut are all there");
+}
+
+#[test]
+fn config_errors_name_the_key_and_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[flows]\nmax_flow = 5\n").unwrap();
+    let pcap = common::pcaps().join("dns/zeek-dns-spf.pcap");
+    let o = sensor(&["replay", "--config", cfg.to_str().unwrap(), "--out", dir.path().to_str().unwrap(), pcap.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("bad.toml") && stderr(&o).contains("max_flow"), "{}", stderr(&o));
+}
+
+#[test]
+fn replay_prints_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = common::pcaps().join("dns/sv-dns-google-a-aaaa-mx.pcap");
+    let o = sensor(&["replay", "--out", dir.path().to_str().unwrap(), pcap.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    for line in ["packets", "flows", "dns", "anomalies", "drops", "packets/s"] {
+        assert!(e.contains(line), "summary lacks {line}: {e}");
+    }
+}
+
+#[test]
+fn demo_produces_records_of_every_kind_of_traffic() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = sensor(&["demo", "--out", dir.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let conn = std::fs::read_to_string(dir.path().join("conn.jsonl")).unwrap();
+    let dns = std::fs::read_to_string(dir.path().join("dns.jsonl")).unwrap();
+    let nx = dns.lines().filter(|l| l.contains("\"rcode_name\":\"NXDOMAIN\"")).count();
+    assert_eq!(nx, 25, "the NXDOMAIN burst");
+    assert!(conn.contains("\"service\":\"dns\""));
+    assert!(conn.contains("\"id.resp_p\":445") && conn.contains("\"conn_state\":\"SF\""), "SMB session");
+    let rej = conn.lines().filter(|l| l.contains("\"conn_state\":\"REJ\"")).count();
+    assert_eq!(rej, 18, "closed ports of the sweep");
+}
