@@ -32,6 +32,7 @@ run: build ## Build, then run the demo scenario (synthesised capture -> records 
 demo: run ## Same as run
 
 test: setup ## Run every test (unit, parity with Zeek/tshark, every shared capture, lints)
+	$(CARGO) fmt --all --check
 	$(CARGO) test --workspace --profile ci --locked
 	$(CARGO) clippy --workspace --all-targets --profile ci --locked -- -D warnings
 

@@ -189,22 +189,20 @@ impl FileSource {
                 };
                 self.interfaces.push(Interface { link, units_per_sec, offset_secs: idb.ts_offset() });
             }
-            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                match self.interfaces.get(epb.if_id as usize).copied() {
-                    Some(iface) => {
-                        let ticks = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                        let ts = ticks_to_timestamp(ticks, iface);
-                        let caplen = (epb.caplen as usize).min(epb.data.len());
-                        self.last_ts = Some(ts);
-                        sink(Frame { ts, link: iface.link, data: &epb.data[..caplen], orig_len: epb.origlen });
-                        delivered = true;
-                    }
-                    None => {
-                        let detail = format!("packet names interface {} of {}", epb.if_id, self.interfaces.len());
-                        self.anomalies.push(capture_anomaly(&self.path, offset, self.last_ts, detail));
-                    }
+            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => match self.interfaces.get(epb.if_id as usize).copied() {
+                Some(iface) => {
+                    let ticks = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                    let ts = ticks_to_timestamp(ticks, iface);
+                    let caplen = (epb.caplen as usize).min(epb.data.len());
+                    self.last_ts = Some(ts);
+                    sink(Frame { ts, link: iface.link, data: &epb.data[..caplen], orig_len: epb.origlen });
+                    delivered = true;
                 }
-            }
+                None => {
+                    let detail = format!("packet names interface {} of {}", epb.if_id, self.interfaces.len());
+                    self.anomalies.push(capture_anomaly(&self.path, offset, self.last_ts, detail));
+                }
+            },
             PcapBlockOwned::NG(Block::SimplePacket(spb)) => match self.interfaces.first().copied() {
                 Some(iface) => {
                     let ts = self.last_ts.unwrap_or_default();

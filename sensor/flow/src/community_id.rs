@@ -37,16 +37,11 @@ pub fn community_id(key: &FlowKey, seed: u16) -> String {
         (sport, dport, one_way) = icmp_ports(key.proto == proto::ICMPV6, sport, dport);
     }
     // Order the endpoints: smaller address first, then smaller port; one-way ICMP stays as sent.
-    let orig_first = one_way
-        || key.orig_h < key.resp_h
-        || (key.orig_h == key.resp_h && sport <= dport);
+    let orig_first = one_way || key.orig_h < key.resp_h || (key.orig_h == key.resp_h && sport <= dport);
     let mut buf = Vec::with_capacity(2 + 32 + 2 + 4);
     buf.extend_from_slice(&seed.to_be_bytes());
-    let (a, b, pa, pb) = if orig_first {
-        (&key.orig_h, &key.resp_h, sport, dport)
-    } else {
-        (&key.resp_h, &key.orig_h, dport, sport)
-    };
+    let (a, b, pa, pb) =
+        if orig_first { (&key.orig_h, &key.resp_h, sport, dport) } else { (&key.resp_h, &key.orig_h, dport, sport) };
     addr_bytes(a, &mut buf);
     addr_bytes(b, &mut buf);
     buf.push(key.proto);

@@ -88,7 +88,13 @@ impl<S> Flow<S> {
 
     /// Updates the flow with one packet; `from_orig` says which side sent it. Returns the
     /// direction after any role flip.
-    pub(crate) fn update(&mut self, ts: Timestamp, pkt: &Decoded<'_>, mut from_orig: bool, weirds: &mut Weirds) -> bool {
+    pub(crate) fn update(
+        &mut self,
+        ts: Timestamp,
+        pkt: &Decoded<'_>,
+        mut from_orig: bool,
+        weirds: &mut Weirds,
+    ) -> bool {
         let mut active = true;
         match pkt.transport {
             Transport::Tcp(seg) => {

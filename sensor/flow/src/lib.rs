@@ -35,7 +35,7 @@ pub use history::{History, MAX_HISTORY};
 pub use key::{FlowKey, proto};
 pub use table::{FlowId, FlowSink, FlowTable, Tracked};
 pub use tcp::EndpointState;
-pub use uid::uid;
+pub use uid::{Uid, uid};
 
 use core::time::Duration;
 
@@ -49,6 +49,9 @@ pub struct FlowConfig {
     pub tcp_inactivity: Duration,
     /// UDP inactivity timeout. Default 1 min (`udp_inactivity_timeout`).
     pub udp_inactivity: Duration,
+    /// Inactivity timeout of UDP flows on DNS ports (53, 5353, 5355). Default 10 s (Zeek's
+    /// `dns_session_timeout`): a lookup is one request and one reply, and resolvers reuse ports.
+    pub dns_udp_inactivity: Duration,
     /// ICMP inactivity timeout. Default 1 min (`icmp_inactivity_timeout`).
     pub icmp_inactivity: Duration,
     /// Other IP protocols. Default 1 min (`unknown_ip_inactivity_timeout`).
@@ -64,6 +67,7 @@ impl Default for FlowConfig {
             max_flows: 1_000_000,
             tcp_inactivity: Duration::from_secs(300),
             udp_inactivity: Duration::from_secs(60),
+            dns_udp_inactivity: Duration::from_secs(10),
             icmp_inactivity: Duration::from_secs(60),
             other_inactivity: Duration::from_secs(60),
             tcp_close_delay: Duration::from_secs(5),

@@ -2,12 +2,12 @@
 //!
 //! Storage is a slab of slots (reused through a free list) indexed by a `hashbrown::HashTable`
 //! of slot numbers, hashed direction-independently so one probe finds a flow from either side.
-//! Every flow sits in one of five intrusive LRU lists — TCP, UDP, ICMP, other, and closed TCP
-//! waiting out the close delay — each with a single timeout, so the head of a list is always the
+//! Every flow sits in one of six intrusive LRU lists — TCP, UDP, UDP on DNS ports, ICMP, other,
+//! and closed TCP waiting out the close delay — each with a single timeout, so the head of a list is always the
 //! next flow of that kind to expire and expiry is O(expired).
 //!
 //! **Eviction rule:** when the table holds `max_flows` flows and a new one arrives, the flow idle
-//! longest (the oldest head among the five lists) is ended early with [`EndReason::Evicted`]; its
+//! longest (the oldest head among the lists) is ended early with [`EndReason::Evicted`]; its
 //! record is still written, so nothing is lost but the rest of its lifetime. Evictions are counted.
 //!
 //! The hasher is seeded at random per table (foldhash), so an attacker cannot precompute colliding
@@ -35,8 +35,9 @@ enum List {
     Icmp = 2,
     Other = 3,
     Closing = 4,
+    UdpDns = 5,
 }
-const LISTS: usize = 5;
+const LISTS: usize = 6;
 
 /// A handle to a flow in its table, valid until the flow ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +138,9 @@ impl<S: Default> FlowTable<S> {
         let key = FlowKey::of(pkt);
         let hash = self.hash(&key);
         let slots = &self.slots;
-        let found = self.index.find(hash, |&i| slots[i as usize].flow.as_ref().is_some_and(|f| f.key == key || f.key == key.reversed()));
+        let found = self
+            .index
+            .find(hash, |&i| slots[i as usize].flow.as_ref().is_some_and(|f| f.key == key || f.key == key.reversed()));
         // The periodic sweep runs once a second; a flow whose timeout passed since then must not
         // take this packet (Zeek would have removed it), so check the one found.
         let found = found.copied().filter(|&i| {
@@ -171,7 +174,14 @@ impl<S: Default> FlowTable<S> {
         Tracked { id: FlowId(idx), from_orig, created }
     }
 
-    fn create(&mut self, ts: Timestamp, mut key: FlowKey, hash: u64, pkt: &Decoded<'_>, sink: &mut impl FlowSink<S>) -> u32 {
+    fn create(
+        &mut self,
+        ts: Timestamp,
+        mut key: FlowKey,
+        hash: u64,
+        pkt: &Decoded<'_>,
+        sink: &mut impl FlowSink<S>,
+    ) -> u32 {
         if self.index.len() >= self.cfg.max_flows.max(1) {
             self.evict_oldest(sink);
         }
@@ -197,13 +207,13 @@ impl<S: Default> FlowTable<S> {
         };
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.index.insert_unique(hash, idx, |&i| slot_hash(hasher, &slots[i as usize]));
-        self.link_tail(idx, list_for_new(key.proto));
+        self.link_tail(idx, list_for_new(&key));
         idx
     }
 
     /// Ends every flow whose timeout passed at `now`.
     pub fn expire(&mut self, now: Timestamp, sink: &mut impl FlowSink<S>) {
-        for list in [List::Tcp, List::Udp, List::Icmp, List::Other, List::Closing] {
+        for list in [List::Tcp, List::Udp, List::UdpDns, List::Icmp, List::Other, List::Closing] {
             let timeout = self.timeout(list);
             loop {
                 let head = self.lists[list as usize].head;
@@ -234,6 +244,7 @@ impl<S: Default> FlowTable<S> {
         match list {
             List::Tcp => self.cfg.tcp_inactivity,
             List::Udp => self.cfg.udp_inactivity,
+            List::UdpDns => self.cfg.dns_udp_inactivity,
             List::Icmp => self.cfg.icmp_inactivity,
             List::Other => self.cfg.other_inactivity,
             List::Closing => self.cfg.tcp_close_delay,
@@ -327,12 +338,16 @@ fn slot_hash<S>(hasher: &foldhash::fast::RandomState, slot: &Slot<S>) -> u64 {
 /// The list a flow belongs in. A flow only changes list when a packet updates it (it closes),
 /// and `track` unlinks it from the list it was in before the update.
 fn list_of<S>(flow: &Flow<S>) -> List {
-    if flow.closing() { List::Closing } else { list_for_new(flow.key.proto) }
+    if flow.closing() { List::Closing } else { list_for_new(&flow.key) }
 }
 
-fn list_for_new(ip_proto: u8) -> List {
-    match ip_proto {
+/// UDP ports whose flows get Zeek's DNS session timeout.
+const DNS_UDP_PORTS: [u16; 3] = [53, 5353, 5355];
+
+fn list_for_new(key: &FlowKey) -> List {
+    match key.proto {
         proto::TCP => List::Tcp,
+        proto::UDP if DNS_UDP_PORTS.contains(&key.resp_p) || DNS_UDP_PORTS.contains(&key.orig_p) => List::UdpDns,
         proto::UDP => List::Udp,
         proto::ICMP | proto::ICMPV6 => List::Icmp,
         _ => List::Other,

@@ -225,7 +225,8 @@ impl TcpState {
         if rst {
             seg_len -= len;
         }
-        let (endpoint, peer) = if from_orig { (&mut self.orig, &mut self.resp) } else { (&mut self.resp, &mut self.orig) };
+        let (endpoint, peer) =
+            if from_orig { (&mut self.orig, &mut self.resp) } else { (&mut self.resp, &mut self.orig) };
         let past = seg.seq.wrapping_add(seg_len as u32);
 
         // init_endpoint
@@ -313,7 +314,8 @@ impl TcpState {
         }
 
         out.active = !self.orig.did_close || !self.resp.did_close;
-        let (endpoint, peer) = if from_orig { (&mut self.orig, &mut self.resp) } else { (&mut self.resp, &mut self.orig) };
+        let (endpoint, peer) =
+            if from_orig { (&mut self.orig, &mut self.resp) } else { (&mut self.resp, &mut self.orig) };
 
         if fin {
             endpoint.fin_cnt = endpoint.fin_cnt.saturating_add(1);
@@ -363,7 +365,8 @@ impl TcpState {
         self.update_state_machine(from_orig, seg, delta_last, weirds);
 
         // Content gaps, now that the state machine knows whether this ACK closes the connection.
-        let (endpoint, peer) = if from_orig { (&mut self.orig, &mut self.resp) } else { (&mut self.resp, &mut self.orig) };
+        let (endpoint, peer) =
+            if from_orig { (&mut self.orig, &mut self.resp) } else { (&mut self.resp, &mut self.orig) };
         if let Some(ack) = rel_ack {
             let partial_start = ack <= 2 && self.is_partial;
             let missed = peer.acked(ack);
@@ -394,14 +397,21 @@ impl TcpState {
     }
 
     /// Zeek's `UpdateStateMachine` and its per-state helpers.
-    fn update_state_machine(&mut self, from_orig: bool, seg: &TcpSegment<'_>, delta_last: i64, weirds: &mut impl WeirdSink) {
+    fn update_state_machine(
+        &mut self,
+        from_orig: bool,
+        seg: &TcpSegment<'_>,
+        delta_last: i64,
+        weirds: &mut impl WeirdSink,
+    ) {
         use EndpointState::*;
         let flags = seg.flags;
         let (syn, fin, rst, ack) =
             (flags.has(TcpFlags::SYN), flags.has(TcpFlags::FIN), flags.has(TcpFlags::RST), flags.has(TcpFlags::ACK));
         let len = seg.payload_len;
         let is_partial = &mut self.is_partial;
-        let (endpoint, peer) = if from_orig { (&mut self.orig, &mut self.resp) } else { (&mut self.resp, &mut self.orig) };
+        let (endpoint, peer) =
+            if from_orig { (&mut self.orig, &mut self.resp) } else { (&mut self.resp, &mut self.orig) };
         match endpoint.state {
             Inactive => {
                 if syn {
@@ -443,11 +453,8 @@ impl TcpState {
                 }
                 if rst {
                     endpoint.set_state(Reset);
-                    let is_reject = if from_orig {
-                        peer.state == Established
-                    } else {
-                        matches!(peer.state, SynSent | SynAckSent)
-                    };
+                    let is_reject =
+                        if from_orig { peer.state == Established } else { matches!(peer.state, SynSent | SynAckSent) };
                     if !is_reject && peer.state == Inactive {
                         weirds.weird("spontaneous_RST");
                     }
@@ -548,11 +555,7 @@ impl TcpState {
                 "RSTR"
             }
         } else if os == Reset {
-            if r_inactive {
-                if syn_then_rst(history) { "RSTOS0" } else { "OTH" }
-            } else {
-                "RSTO"
-            }
+            if r_inactive { if syn_then_rst(history) { "RSTOS0" } else { "OTH" } } else { "RSTO" }
         } else if rs == Closed && os == Closed {
             "SF"
         } else if os == Closed {

@@ -135,10 +135,7 @@ fn midstream_data_is_oth_and_retransmission_is_t() {
 
 #[test]
 fn syn_ack_first_then_traffic_flips_roles() {
-    let c = run(&[
-        tcp(B, 8080, A, 40000, SA, 500, 101, 0),
-        tcp(A, 40000, B, 8080, AK, 101, 501, 0),
-    ]);
+    let c = run(&[tcp(B, 8080, A, 40000, SA, 500, 101, 0), tcp(A, 40000, B, 8080, AK, 101, 501, 0)]);
     // 8080 is a likely server port: the SYN-ACK's receiver becomes the originator at once.
     assert_eq!(c.ended[0].0, "10.0.0.1:40000>10.0.0.2:8080");
     assert!(c.ended[0].2.starts_with('^'), "{}", c.ended[0].2);

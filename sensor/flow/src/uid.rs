@@ -1,4 +1,6 @@
-//! Zeek-style connection uids: `C` followed by base62 digits, unique per (seed, serial).
+//! Zeek-style connection uids: `C` followed by 17 base62 digits, unique per (seed, serial).
+//!
+//! A [`Uid`] lives on the stack (no allocation per record) and derefs to `&str`.
 
 /// A bijective 64-bit mixer (splitmix64's finaliser): distinct inputs give distinct outputs.
 const fn mix(mut z: u64) -> u64 {
@@ -9,21 +11,50 @@ const fn mix(mut z: u64) -> u64 {
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/// The uid of the flow with this serial number. Serial numbers are unique per table, and the
-/// mixer is a bijection, so uids never repeat within a run; the seed keeps runs (and workers)
-/// apart.
-pub fn uid(seed: u64, serial: u64) -> String {
-    let mut n = u128::from(mix(seed.wrapping_add(mix(serial)))) << 32 | u128::from(mix(serial ^ seed) as u32);
-    // A fixed width (17 digits hold 96 bits) keeps uids sortable by nothing and equal in length.
-    let mut digits = [b'0'; 17];
-    for d in digits.iter_mut().rev() {
+/// Base62 digits for 64 bits (62^11 > 2^64) and for 32 bits (62^6 > 2^32).
+const HIGH_DIGITS: usize = 11;
+const LOW_DIGITS: usize = 6;
+const LEN: usize = 1 + HIGH_DIGITS + LOW_DIGITS;
+
+/// A connection uid.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Uid([u8; LEN]);
+
+impl core::ops::Deref for Uid {
+    type Target = str;
+    fn deref(&self) -> &str {
+        // Only 'C' and base62 digits are ever written.
+        core::str::from_utf8(&self.0).unwrap_or("C")
+    }
+}
+
+impl core::fmt::Display for Uid {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl core::fmt::Debug for Uid {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+fn base62(mut n: u64, out: &mut [u8]) {
+    for d in out.iter_mut().rev() {
         *d = BASE62[(n % 62) as usize];
         n /= 62;
     }
-    let mut s = String::with_capacity(18);
-    s.push('C');
-    s.extend(digits.iter().map(|&b| char::from(b)));
-    s
+}
+
+/// The uid of the flow with this serial number. Serial numbers are unique per table and the
+/// high 64 bits are a bijection of the serial, so uids never repeat within a run; the seed keeps
+/// runs (and workers) apart.
+pub fn uid(seed: u64, serial: u64) -> Uid {
+    let mut s = [b'C'; LEN];
+    base62(mix(seed.wrapping_add(mix(serial))), &mut s[1..1 + HIGH_DIGITS]);
+    base62(u64::from(mix(serial ^ seed) as u32), &mut s[1 + HIGH_DIGITS..]);
+    Uid(s)
 }
 
 #[cfg(test)]
@@ -37,7 +68,8 @@ mod tests {
             let u = uid(42, serial);
             assert_eq!(u.len(), 18);
             assert!(u.starts_with('C'));
-            assert!(seen.insert(u));
+            assert!(u[1..].bytes().all(|b| b.is_ascii_alphanumeric()));
+            assert!(seen.insert(u.to_string()));
         }
         assert_ne!(uid(1, 7), uid(2, 7));
     }

@@ -176,7 +176,9 @@ impl DnsRecordLine<'_> {
             rejected: r.rejected,
             opcode: r.opcode,
             opcode_name: opcode_name.as_deref(),
-            original_query: r.original_query.as_deref(),
+            // Logged only when the case differs: the same name twice would double the size of
+            // tunnel records for nothing (docs/records.md).
+            original_query: r.original_query.as_deref().filter(|o| r.query.as_deref() != Some(*o)),
         };
         serde_json::to_writer(out, &json)
     }

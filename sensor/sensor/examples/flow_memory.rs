@@ -4,6 +4,8 @@
 //! both TCP endpoints are live) in a table sized for them, then prints the growth of the process's
 //! resident set. Run with `make bench-flows`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 use sensor::pipeline::AppState;
 use sensor_flow::{EndReason, Flow, FlowConfig, FlowSink, FlowTable};
 use sensor_wire::{Decoded, TcpFlags, TcpSegment, Timestamp, Transport};
@@ -74,6 +76,11 @@ fn main() {
     println!("flows ended       {:>10}  (evicted/expired while filling; must be 0)", sink.0);
     println!("rss before        {:>10} KiB", before);
     println!("rss after         {:>10} KiB", after);
-    println!("rss for the table {:>10} KiB = {:.1} MiB ({:.0} bytes/flow)", grown, grown as f64 / 1024.0, grown as f64 * 1024.0 / f64::from(FLOWS));
+    println!(
+        "rss for the table {:>10} KiB = {:.1} MiB ({:.0} bytes/flow)",
+        grown,
+        grown as f64 / 1024.0,
+        grown as f64 * 1024.0 / f64::from(FLOWS)
+    );
     println!("target            {:>10} MiB", 256);
 }

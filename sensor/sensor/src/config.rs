@@ -64,6 +64,9 @@ pub struct FlowsConfig {
     /// UDP inactivity timeout. Default "1m".
     #[serde(with = "humantime_serde")]
     pub udp_inactivity: Duration,
+    /// Inactivity timeout of UDP flows on DNS ports (53, 5353, 5355). Default "10s".
+    #[serde(with = "humantime_serde")]
+    pub dns_udp_inactivity: Duration,
     /// ICMP inactivity timeout. Default "1m".
     #[serde(with = "humantime_serde")]
     pub icmp_inactivity: Duration,
@@ -82,6 +85,7 @@ impl Default for FlowsConfig {
             max_flows: d.max_flows,
             tcp_inactivity: d.tcp_inactivity,
             udp_inactivity: d.udp_inactivity,
+            dns_udp_inactivity: d.dns_udp_inactivity,
             icmp_inactivity: d.icmp_inactivity,
             other_inactivity: d.other_inactivity,
             tcp_close_delay: d.tcp_close_delay,
@@ -96,6 +100,7 @@ impl FlowsConfig {
             max_flows: self.max_flows,
             tcp_inactivity: self.tcp_inactivity,
             udp_inactivity: self.udp_inactivity,
+            dns_udp_inactivity: self.dns_udp_inactivity,
             icmp_inactivity: self.icmp_inactivity,
             other_inactivity: self.other_inactivity,
             tcp_close_delay: self.tcp_close_delay,
@@ -229,7 +234,8 @@ mod tests {
 
     #[test]
     fn durations_and_networks_parse() {
-        let cfg = Config::parse("[flows]\nudp_inactivity = \"90s\"\n[site]\nlocal_nets = [\"192.0.2.0/24\"]\n").unwrap();
+        let cfg =
+            Config::parse("[flows]\nudp_inactivity = \"90s\"\n[site]\nlocal_nets = [\"192.0.2.0/24\"]\n").unwrap();
         assert_eq!(cfg.flows.udp_inactivity, Duration::from_secs(90));
         assert_eq!(cfg.site.local_nets, vec!["192.0.2.0/24".parse::<IpNet>().unwrap()]);
         assert!(Config::parse("[flows]\nudp_inactivity = \"soon\"\n").is_err());

@@ -65,7 +65,14 @@ impl Scenario {
     }
 
     /// Builds Ethernet + IPv4 around a transport payload written by `transport`.
-    fn ip_frame(&mut self, src: Ipv4Address, dst: Ipv4Address, protocol: IpProtocol, l4_len: usize, transport: impl FnOnce(&mut [u8])) {
+    fn ip_frame(
+        &mut self,
+        src: Ipv4Address,
+        dst: Ipv4Address,
+        protocol: IpProtocol,
+        l4_len: usize,
+        transport: impl FnOnce(&mut [u8]),
+    ) {
         let eth = EthernetRepr {
             src_addr: if src.is_private() { mac_of(src) } else { GATEWAY_MAC },
             dst_addr: if dst.is_private() { mac_of(dst) } else { GATEWAY_MAC },
@@ -97,7 +104,15 @@ impl Scenario {
         });
     }
 
-    fn tcp(&mut self, src: (Ipv4Address, u16), dst: (Ipv4Address, u16), control: TcpControl, seq: u32, ack: Option<u32>, payload: &[u8]) {
+    fn tcp(
+        &mut self,
+        src: (Ipv4Address, u16),
+        dst: (Ipv4Address, u16),
+        control: TcpControl,
+        seq: u32,
+        ack: Option<u32>,
+        payload: &[u8],
+    ) {
         let repr = TcpRepr {
             src_port: src.1,
             dst_port: dst.1,
@@ -165,9 +180,9 @@ fn dns_message(id: u16, name: &str, qtype: u16, answer: Option<Option<&[[u8; 4]]
     let mut m = Vec::with_capacity(64);
     m.extend_from_slice(&id.to_be_bytes());
     let (flags, ancount): (u16, u16) = match answer {
-        None => (0x0100, 0),                                  // RD
-        Some(None) => (0x8183, 0),                            // QR RD RA, NXDOMAIN
-        Some(Some(addrs)) => (0x8180, addrs.len() as u16),    // QR RD RA, NOERROR
+        None => (0x0100, 0),                               // RD
+        Some(None) => (0x8183, 0),                         // QR RD RA, NXDOMAIN
+        Some(Some(addrs)) => (0x8180, addrs.len() as u16), // QR RD RA, NOERROR
     };
     m.extend_from_slice(&flags.to_be_bytes());
     for count in [1, ancount, 0, 0] {
@@ -203,7 +218,8 @@ fn build() -> Vec<(u64, Vec<u8>)> {
         (WORKSTATION, 49812),
         (WEB_SERVER, 80),
         b"GET / HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\n\r\n",
-        &[b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1200\r\n\r\n".as_slice(), &[b'x'; 1200]].concat(),
+        &[b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1200\r\n\r\n".as_slice(), &[b'x'; 1200]]
+            .concat(),
     );
     s.wait_ms(500);
     // The file server.

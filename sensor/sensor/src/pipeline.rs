@@ -56,7 +56,15 @@ impl<O: RecordSink> Context<O> {
         self.local_nets.iter().any(|n| n.contains(addr))
     }
 
-    fn weird(&mut self, ts: Timestamp, uid: Option<&str>, id: Option<ConnId>, name: &str, addl: Option<&str>, source: &'static str) {
+    fn weird(
+        &mut self,
+        ts: Timestamp,
+        uid: Option<&str>,
+        id: Option<ConnId>,
+        name: &str,
+        addl: Option<&str>,
+        source: &'static str,
+    ) {
         let rec = WeirdRecord { ts: secs(ts.nanos()), uid, id, name, addl, notice: false, peer: &self.peer, source };
         let result = self.out.weird(&rec);
         self.record(result);
@@ -109,7 +117,8 @@ impl<O: RecordSink> FlowSink<AppState> for Context<O> {
         let id = conn_id(&flow);
         if let Some(mut dns) = flow.app.dns.take() {
             let proto = flow.proto_name();
-            let mut out = DnsOut { ctx: self, id, serial: flow.serial, proto, service: &mut flow.app.service, flipped: false };
+            let mut out =
+                DnsOut { ctx: self, id, serial: flow.serial, proto, service: &mut flow.app.service, flipped: false };
             dns.finish(&mut out);
         }
         let uid = uid(self.uid_seed, flow.serial);
@@ -122,7 +131,7 @@ impl<O: RecordSink> FlowSink<AppState> for Context<O> {
             id,
             proto: flow.proto_name(),
             service: flow.app.service,
-            duration: has_duration.then(|| duration.as_secs_f64()),
+            duration: has_duration.then_some(duration.as_secs_f64()),
             orig_bytes: has_duration.then(|| flow.orig_bytes()),
             resp_bytes: has_duration.then(|| flow.resp_bytes()),
             conn_state: flow.conn_state(),
@@ -185,7 +194,9 @@ impl<O: RecordSink> Pipeline<O> {
         ctx.stats.frames += 1;
         ctx.stats.bytes += u64::from(frame.orig_len);
         *last_ts = frame.ts;
-        if let Decode::Packet(pkt) = decoder.decode_with_wire_len(frame.link, frame.ts, frame.data, frame.orig_len as usize, anomalies) {
+        if let Decode::Packet(pkt) =
+            decoder.decode_with_wire_len(frame.link, frame.ts, frame.data, frame.orig_len as usize, anomalies)
+        {
             let tracked = flows.track(frame.ts, &pkt, ctx);
             if let Some(flow) = flows.get_mut(tracked.id) {
                 analyse(ctx, dns, flow, frame.ts, tracked.from_orig, &pkt.transport);
@@ -266,7 +277,7 @@ fn analyse<O: RecordSink>(
         if !is_dns_port(dns_transport, sport, dport) {
             return;
         }
-        flow.app.dns = Some(Box::new(DnsFlow::new(dns_transport)));
+        flow.app.dns = Some(Box::new(DnsFlow::with_addrs(dns_transport, flow.key.orig_h, flow.key.resp_h)));
     }
     let id = conn_id(flow);
     let proto = flow.proto_name();

@@ -72,7 +72,12 @@ pub fn replay(captures: &[PathBuf], cfg: &Config, out_dir: &Path, uid_seed: u64)
 }
 
 /// Replays `captures` into any record sink.
-pub fn replay_into<O: RecordSink>(captures: &[PathBuf], cfg: &Config, output: O, uid_seed: u64) -> anyhow::Result<Summary> {
+pub fn replay_into<O: RecordSink>(
+    captures: &[PathBuf],
+    cfg: &Config,
+    output: O,
+    uid_seed: u64,
+) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let mut source = MergedFiles::open(captures)?;
     let mut pipeline = Pipeline::new(cfg, output, uid_seed);
@@ -130,9 +135,9 @@ fn progress_bar(source: &MergedFiles) -> Option<indicatif::ProgressBar> {
         return None;
     }
     let bar = indicatif::ProgressBar::new(total);
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({eta})")
-    {
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({eta})",
+    ) {
         bar.set_style(style);
     }
     Some(bar)

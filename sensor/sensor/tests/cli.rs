@@ -1,6 +1,8 @@
 //! The `sensor` command line: clear errors naming the file and the reason, non-zero exits, and
 //! processing that goes on past a truncated last record.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 mod common;
 
 use std::path::Path;
@@ -78,7 +80,14 @@ fn config_errors_name_the_key_and_the_file() {
     let cfg = dir.path().join("bad.toml");
     std::fs::write(&cfg, "[flows]\nmax_flow = 5\n").unwrap();
     let pcap = common::pcaps().join("dns/zeek-dns-spf.pcap");
-    let o = sensor(&["replay", "--config", cfg.to_str().unwrap(), "--out", dir.path().to_str().unwrap(), pcap.to_str().unwrap()]);
+    let o = sensor(&[
+        "replay",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+        pcap.to_str().unwrap(),
+    ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("bad.toml") && stderr(&o).contains("max_flow"), "{}", stderr(&o));
 }

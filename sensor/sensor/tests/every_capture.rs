@@ -1,6 +1,8 @@
 //! Every capture of the shared set replays without a panic or an error, the accounting adds up,
 //! and the records are well-formed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 mod common;
 
 use common::*;
@@ -16,14 +18,20 @@ fn every_shared_capture_replays_cleanly() {
         assert_eq!(s.flows as usize, r.conn.len(), "{}", capture.display());
         assert_eq!(s.dns as usize, r.dns.len(), "{}", capture.display());
         for c in &r.conn {
-            for key in ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "conn_state", "community_id"] {
+            for key in
+                ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "conn_state", "community_id"]
+            {
                 assert!(c.get(key).is_some(), "{}: conn record without {key}: {c}", capture.display());
             }
         }
         let uids: std::collections::HashSet<_> = r.conn.iter().map(|c| c["uid"].as_str().unwrap().to_owned()).collect();
         assert_eq!(uids.len(), r.conn.len(), "{}: uids repeat", capture.display());
         for d in &r.dns {
-            assert!(uids.contains(d["uid"].as_str().unwrap()), "{}: dns record of an unknown connection", capture.display());
+            assert!(
+                uids.contains(d["uid"].as_str().unwrap()),
+                "{}: dns record of an unknown connection",
+                capture.display()
+            );
         }
     }
 }

@@ -4,6 +4,8 @@
 //! A difference passes only when docs/parity.md lists it (capture, log, field) with its reason,
 //! and a listed difference that no longer occurs fails too, so the table stays true.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 mod common;
 
 use common::*;
@@ -65,7 +67,9 @@ fn check_dns(capture: &Path, log: &Path, out: &mut Vec<Mismatch>) {
     let fields = zeek_fields(log);
     let zeek = read_zeek_log(log);
     let ours = replay(&[capture.to_path_buf()]);
-    let key_z = |r: &ZeekRow| format!("{} {}", endpoints_zeek(r).unwrap_or_default(), r.get("trans_id").cloned().unwrap_or_default());
+    let key_z = |r: &ZeekRow| {
+        format!("{} {}", endpoints_zeek(r).unwrap_or_default(), r.get("trans_id").cloned().unwrap_or_default())
+    };
     let key_o = |v: &Value| format!("{} {}", endpoints_ours(v), as_zeek(field(v, "trans_id")).unwrap_or_default());
     let mut groups: BTreeMap<String, (Vec<&ZeekRow>, Vec<&Value>)> = BTreeMap::new();
     for r in &zeek {
@@ -82,7 +86,25 @@ fn check_dns(capture: &Path, log: &Path, out: &mut Vec<Mismatch>) {
             out.push((name.clone(), "dns".into(), "count".into(), format!("{key}: zeek {} ours {}", z.len(), o.len())));
         }
         for (zr, ov) in z.iter().zip(o.iter()) {
-            for f in ["proto", "query", "qclass", "qclass_name", "qtype", "qtype_name", "rcode", "rcode_name", "AA", "TC", "RD", "RA", "Z", "rejected", "rtt", "opcode", "opcode_name"] {
+            for f in [
+                "proto",
+                "query",
+                "qclass",
+                "qclass_name",
+                "qtype",
+                "qtype_name",
+                "rcode",
+                "rcode_name",
+                "AA",
+                "TC",
+                "RD",
+                "RA",
+                "Z",
+                "rejected",
+                "rtt",
+                "opcode",
+                "opcode_name",
+            ] {
                 if !fields.iter().any(|x| x == f) {
                     continue;
                 }
@@ -164,8 +186,20 @@ fn check_conn(capture: &Path, log: &Path, out: &mut Vec<Mismatch>) {
     let zeek = read_zeek_log(log);
     let ours = replay(&[capture.to_path_buf()]);
     let has_ids = fields.iter().any(|f| f == "id.orig_h");
-    let key_z = |r: &ZeekRow| if has_ids { format!("{} {}", endpoints_zeek(r).unwrap_or_default(), r.get("proto").cloned().unwrap_or_default()) } else { String::new() };
-    let key_o = |v: &Value| if has_ids { format!("{} {}", endpoints_ours(v), as_zeek(field(v, "proto")).unwrap_or_default()) } else { String::new() };
+    let key_z = |r: &ZeekRow| {
+        if has_ids {
+            format!("{} {}", endpoints_zeek(r).unwrap_or_default(), r.get("proto").cloned().unwrap_or_default())
+        } else {
+            String::new()
+        }
+    };
+    let key_o = |v: &Value| {
+        if has_ids {
+            format!("{} {}", endpoints_ours(v), as_zeek(field(v, "proto")).unwrap_or_default())
+        } else {
+            String::new()
+        }
+    };
     let mut groups: BTreeMap<String, (Vec<&ZeekRow>, Vec<&Value>)> = BTreeMap::new();
     for r in &zeek {
         groups.entry(key_z(r)).or_default().0.push(r);
@@ -175,12 +209,19 @@ fn check_conn(capture: &Path, log: &Path, out: &mut Vec<Mismatch>) {
     }
     for (key, (z, o)) in &groups {
         if z.len() != o.len() && (has_ids || o.len() < z.len()) {
-            out.push((name.clone(), "conn".into(), "count".into(), format!("{key}: zeek {} ours {}", z.len(), o.len())));
+            out.push((
+                name.clone(),
+                "conn".into(),
+                "count".into(),
+                format!("{key}: zeek {} ours {}", z.len(), o.len()),
+            ));
         }
         // Pair each Zeek row with the unpaired record of ours that differs least.
         let mut free: Vec<&Value> = o.clone();
         for zr in z {
-            let Some((i, _)) = free.iter().enumerate().min_by_key(|(_, ov)| conn_diffs(zr, ov, &fields).len()) else { break };
+            let Some((i, _)) = free.iter().enumerate().min_by_key(|(_, ov)| conn_diffs(zr, ov, &fields).len()) else {
+                break;
+            };
             let ov = free.remove(i);
             for (f, d) in conn_diffs(zr, ov, &fields) {
                 out.push((name.clone(), "conn".into(), f, format!("{key}: {d}")));
@@ -209,7 +250,8 @@ fn check_tshark_text<'a>(capture: &Path, text: &'a str, out: &mut Vec<Mismatch>)
         let id = as_zeek(field(v, "trans_id")).unwrap_or_default();
         let standard = field(v, "opcode").and_then(Value::as_u64).is_none_or(|op| op == 0);
         let q = if standard { as_zeek(field(v, "query")).unwrap_or_default() } else { String::new() };
-        let (a, b) = (as_zeek(field(v, "id.orig_h")).unwrap_or_default(), as_zeek(field(v, "id.resp_h")).unwrap_or_default());
+        let (a, b) =
+            (as_zeek(field(v, "id.orig_h")).unwrap_or_default(), as_zeek(field(v, "id.resp_h")).unwrap_or_default());
         have.entry((format!("{a} {b}"), id.clone())).or_default().insert(q.clone());
         have.entry((format!("{b} {a}"), id)).or_default().insert(q);
     }
@@ -225,7 +267,12 @@ fn check_tshark_text<'a>(capture: &Path, text: &'a str, out: &mut Vec<Mismatch>)
             .is_some_and(|names| names.contains(&qname) || names.contains("") || qname.is_empty());
         if !found {
             let frame = col(&row, "frame");
-            out.push((name.clone(), "tshark".into(), "message".into(), format!("frame {frame}: {endpoints} id {id} {qname:?} has no dns record")));
+            out.push((
+                name.clone(),
+                "tshark".into(),
+                "message".into(),
+                format!("frame {frame}: {endpoints} id {id} {qname:?} has no dns record"),
+            ));
         }
     }
 }

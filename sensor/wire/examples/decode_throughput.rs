@@ -14,13 +14,10 @@ use sensor_wire::{Decode, DecoderConfig, FrameDecoder, LinkType, Timestamp};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let path = args
-        .next()
-        .ok_or("usage: decode_throughput <capture> [rounds]")?;
+    let path = args.next().ok_or("usage: decode_throughput <capture> [rounds]")?;
     let rounds: u32 = args.next().map_or(Ok(20), |r| r.parse())?;
 
-    let mut reader = create_reader(1 << 20, std::fs::File::open(&path)?)
-        .map_err(|e| format!("{path}: {e:?}"))?;
+    let mut reader = create_reader(1 << 20, std::fs::File::open(&path)?).map_err(|e| format!("{path}: {e:?}"))?;
     let (mut frames, mut link, mut links) = (Vec::new(), LinkType(1), Vec::new());
     loop {
         match reader.next() {
@@ -28,9 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 match block {
                     PcapBlockOwned::LegacyHeader(h) => link = LinkType(h.network.0 as u32),
                     PcapBlockOwned::Legacy(b) => frames.push((link, b.data.to_vec())),
-                    PcapBlockOwned::NG(Block::InterfaceDescription(i)) => {
-                        links.push(LinkType(i.linktype.0 as u32))
-                    }
+                    PcapBlockOwned::NG(Block::InterfaceDescription(i)) => links.push(LinkType(i.linktype.0 as u32)),
                     PcapBlockOwned::NG(Block::EnhancedPacket(p)) => {
                         let len = (p.caplen as usize).min(p.data.len());
                         let l = links.get(p.if_id as usize).copied().unwrap_or(link);

@@ -33,9 +33,5 @@ pub type Result<T> = core::result::Result<T, WireError>;
 /// Checks that `buf` holds at least `need` bytes.
 #[inline]
 pub(crate) fn need(what: &'static str, len: usize, need: usize) -> Result<()> {
-    if len < need {
-        Err(WireError::Truncated { what, len, need })
-    } else {
-        Ok(())
-    }
+    if len < need { Err(WireError::Truncated { what, len, need }) } else { Ok(()) }
 }

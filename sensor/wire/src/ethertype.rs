@@ -38,10 +38,7 @@ impl EtherType {
     /// Whether this is a VLAN tag protocol identifier.
     #[inline]
     pub fn is_vlan_tpid(self) -> bool {
-        matches!(
-            self,
-            EtherType::Vlan | EtherType::QinQ | EtherType::QinQ9100 | EtherType::QinQ9200
-        )
+        matches!(self, EtherType::Vlan | EtherType::QinQ | EtherType::QinQ9100 | EtherType::QinQ9200)
     }
 }
 

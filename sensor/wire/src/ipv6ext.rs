@@ -75,10 +75,7 @@ impl<T: AsRef<[u8]>> ExtHeader<T> {
     /// Checks the kind and that the buffer holds the whole header.
     pub fn check_len(&self) -> Result<()> {
         if !is_ext_header(self.kind) {
-            return Err(WireError::Malformed {
-                what: "IPv6 extension header",
-                field: "kind",
-            });
+            return Err(WireError::Malformed { what: "IPv6 extension header", field: "kind" });
         }
         let len = self.buffer.as_ref().len();
         need("IPv6 extension header", len, MIN_HEADER_LEN)?;
@@ -231,11 +228,7 @@ impl<'a> Repr<'a> {
                 more: h.more_frags(),
                 ident: h.frag_ident(),
             },
-            kind => Repr::Generic {
-                kind,
-                next_header: h.next_header(),
-                data: h.data(),
-            },
+            kind => Repr::Generic { kind, next_header: h.next_header(), data: h.data() },
         })
     }
 
@@ -252,11 +245,7 @@ impl<'a> Repr<'a> {
     /// [`Repr::parse`] guarantees; otherwise the length field is rounded down.
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, h: &mut ExtHeader<T>) {
         match *self {
-            Repr::Generic {
-                kind,
-                next_header,
-                data,
-            } => {
+            Repr::Generic { kind, next_header, data } => {
                 let total = data.len() + 2;
                 let len_field = if kind == IpProtocol::IpSecAh {
                     (total / 4).saturating_sub(2)
@@ -267,12 +256,7 @@ impl<'a> Repr<'a> {
                 h.set_length_field(u8::try_from(len_field).unwrap_or(u8::MAX));
                 h.buffer.as_mut()[field::DATA..total].copy_from_slice(data);
             }
-            Repr::Fragment {
-                next_header,
-                offset,
-                more,
-                ident,
-            } => {
+            Repr::Fragment { next_header, offset, more, ident } => {
                 h.set_next_header(next_header);
                 h.set_length_field(0);
                 h.set_fragment(offset, more, ident);
@@ -294,10 +278,8 @@ mod tests {
     static HBH_RH0: [u8; 48] = [
         0x2b, 0x00, 0x01, 0x04, 0x00, 0x00, 0x00, 0x00, //
         0x11, 0x04, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, //
-        0x20, 0x01, 0x00, 0x78, 0x00, 0x01, 0x00, 0x32, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x01, //
-        0x20, 0x01, 0x00, 0x78, 0x00, 0x01, 0x00, 0x32, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x02,
+        0x20, 0x01, 0x00, 0x78, 0x00, 0x01, 0x00, 0x32, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, //
+        0x20, 0x01, 0x00, 0x78, 0x00, 0x01, 0x00, 0x32, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02,
     ];
 
     // decode/sv-defrag-eth-vlan-ipv6-tcp.pcap, frame 1, bytes 58..66: fragment header.
@@ -307,8 +289,8 @@ mod tests {
     // Synthetic AH (RFC 4302 layout; no AH capture is in the shared set): next TCP,
     // payload length 4 → (4 + 2) * 4 = 24 bytes; SPI 0x100, sequence 1, 12-byte ICV.
     static AH: [u8; 24] = [
-        0x06, 0x04, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0xaa, 0xaa, 0xaa,
-        0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa,
+        0x06, 0x04, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa,
+        0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa,
     ];
 
     #[test]
@@ -321,10 +303,7 @@ mod tests {
         assert_eq!(rh.next_header(), IpProtocol::Udp);
         assert_eq!(rh.routing_type(), 0);
         assert_eq!(rh.segments_left(), 2);
-        assert_eq!(
-            rh.routing_last_address(),
-            Some("2001:78:1:32::2".parse().unwrap())
-        );
+        assert_eq!(rh.routing_last_address(), Some("2001:78:1:32::2".parse().unwrap()));
         assert!(rh.payload().is_empty());
     }
 

@@ -47,11 +47,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// Checks that the buffer holds the whole entry.
     pub fn check_len(&self) -> Result<()> {
-        need(
-            "MPLS label stack entry",
-            self.buffer.as_ref().len(),
-            HEADER_LEN,
-        )
+        need("MPLS label stack entry", self.buffer.as_ref().len(), HEADER_LEN)
     }
 
     /// Returns the underlying buffer.
@@ -229,31 +225,15 @@ mod tests {
     #[test]
     fn repr_round_trip() {
         let repr = Repr::parse(&Packet::new_checked(&ENTRY[..]).unwrap()).unwrap();
-        assert_eq!(
-            repr,
-            Repr {
-                label: 29,
-                traffic_class: 6,
-                bottom_of_stack: true,
-                ttl: 255
-            }
-        );
+        assert_eq!(repr, Repr { label: 29, traffic_class: 6, bottom_of_stack: true, ttl: 255 });
         let mut buf = [0xaau8; HEADER_LEN];
         repr.emit(&mut Packet::new_unchecked(&mut buf[..]));
         assert_eq!(buf, ENTRY[..4]);
 
-        let other = Repr {
-            label: 0xF_FFFF,
-            traffic_class: 0,
-            bottom_of_stack: false,
-            ttl: 1,
-        };
+        let other = Repr { label: 0xF_FFFF, traffic_class: 0, bottom_of_stack: false, ttl: 1 };
         let mut buf = [0u8; HEADER_LEN];
         other.emit(&mut Packet::new_unchecked(&mut buf[..]));
         assert_eq!(buf, [0xff, 0xff, 0xf0, 0x01]);
-        assert_eq!(
-            Repr::parse(&Packet::new_checked(&buf[..]).unwrap()).unwrap(),
-            other
-        );
+        assert_eq!(Repr::parse(&Packet::new_checked(&buf[..]).unwrap()).unwrap(), other);
     }
 }

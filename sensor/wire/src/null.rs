@@ -77,11 +77,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// Checks that the buffer holds the whole header.
     pub fn check_len(&self) -> Result<()> {
-        need(
-            "BSD loopback header",
-            self.buffer.as_ref().len(),
-            HEADER_LEN,
-        )
+        need("BSD loopback header", self.buffer.as_ref().len(), HEADER_LEN)
     }
 
     /// Returns the underlying buffer.
@@ -100,11 +96,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
                 // Families are small numbers: a value with its upper half set was written by a
                 // host of the other byte order (tcpdump's print-null.c does the same).
                 let le = u32::from_le_bytes(b);
-                if le & 0xFFFF_0000 != 0 {
-                    le.swap_bytes()
-                } else {
-                    le
-                }
+                if le & 0xFFFF_0000 != 0 { le.swap_bytes() } else { le }
             }
         }
     }
@@ -142,10 +134,7 @@ impl Repr {
     /// Parses a header in `order`; fails only on a short buffer.
     pub fn parse<T: AsRef<[u8]> + ?Sized>(p: &Packet<&T>, order: FamilyOrder) -> Result<Repr> {
         p.check_len()?;
-        Ok(Repr {
-            family: p.family(order),
-            order,
-        })
+        Ok(Repr { family: p.family(order), order })
     }
 
     /// Length of the emitted header.
@@ -186,10 +175,7 @@ mod tests {
 
     #[test]
     fn repr_round_trip() {
-        for (bytes, order) in [
-            (&NULL_LE_INET6, FamilyOrder::Host),
-            (&LOOP_INET, FamilyOrder::Network),
-        ] {
+        for (bytes, order) in [(&NULL_LE_INET6, FamilyOrder::Host), (&LOOP_INET, FamilyOrder::Network)] {
             let repr = Repr::parse(&Packet::new_checked(&bytes[..]).unwrap(), order).unwrap();
             let mut buf = [0u8; HEADER_LEN];
             repr.emit(&mut Packet::new_unchecked(&mut buf[..]));

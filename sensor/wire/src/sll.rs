@@ -93,11 +93,7 @@ impl<T: AsRef<[u8]>> SllPacket<T> {
 
     /// Checks that the buffer holds the whole header.
     pub fn check_len(&self) -> Result<()> {
-        need(
-            "Linux cooked (SLL) header",
-            self.buffer.as_ref().len(),
-            SLL_HEADER_LEN,
-        )
+        need("Linux cooked (SLL) header", self.buffer.as_ref().len(), SLL_HEADER_LEN)
     }
 
     /// Returns the underlying buffer.
@@ -232,11 +228,7 @@ impl<T: AsRef<[u8]>> Sll2Packet<T> {
 
     /// Checks that the buffer holds the whole header.
     pub fn check_len(&self) -> Result<()> {
-        need(
-            "Linux cooked v2 (SLL2) header",
-            self.buffer.as_ref().len(),
-            SLL2_HEADER_LEN,
-        )
+        need("Linux cooked v2 (SLL2) header", self.buffer.as_ref().len(), SLL2_HEADER_LEN)
     }
 
     /// Returns the underlying buffer.
@@ -379,17 +371,15 @@ mod tests {
     // ot-ics/icsnpp-s7comm-plus.pcap (LINKTYPE_LINUX_SLL), frame 0, bytes 0..17:
     //   00 03 00 01 00 06 ac 64 17 46 0d 51 00 00 08 00 | 45
     //   other host, ARPHRD_ETHER, 6-byte address ac:64:17:46:0d:51, IPv4
-    static SLL: [u8; 17] = [
-        0x00, 0x03, 0x00, 0x01, 0x00, 0x06, 0xac, 0x64, 0x17, 0x46, 0x0d, 0x51, 0x00, 0x00, 0x08,
-        0x00, 0x45,
-    ];
+    static SLL: [u8; 17] =
+        [0x00, 0x03, 0x00, 0x01, 0x00, 0x06, 0xac, 0x64, 0x17, 0x46, 0x0d, 0x51, 0x00, 0x00, 0x08, 0x00, 0x45];
 
     // decode/zeek-linux-sll2.pcap (LINKTYPE_LINUX_SLL2), frame 0, bytes 0..21:
     //   08 00 00 00 00 00 00 01 03 04 00 06 00 00 00 00 00 00 00 00 | 45
     //   IPv4, interface 1, ARPHRD_LOOPBACK (772), to us, 6-byte zero address
     static SLL2: [u8; 21] = [
-        0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x04, 0x00, 0x06, 0x00, 0x00, 0x00,
-        0x00, 0x00, 0x00, 0x00, 0x00, 0x45,
+        0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x04, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x45,
     ];
 
     #[test]

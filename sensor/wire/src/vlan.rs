@@ -143,12 +143,7 @@ impl Repr {
     /// reserved but seen), so this fails only on a short buffer.
     pub fn parse<T: AsRef<[u8]> + ?Sized>(packet: &Packet<&T>) -> Result<Repr> {
         packet.check_len()?;
-        Ok(Repr {
-            pcp: packet.pcp(),
-            dei: packet.dei(),
-            vlan_id: packet.vlan_id(),
-            ethertype: packet.ethertype(),
-        })
+        Ok(Repr { pcp: packet.pcp(), dei: packet.dei(), vlan_id: packet.vlan_id(), ethertype: packet.ethertype() })
     }
 
     /// Length of the emitted tag.
@@ -176,9 +171,7 @@ mod tests {
 
     // decode/zeek-vlan-qinqinq.pcap, frame 0, bytes 14..26: three stacked tags.
     //   00 1e 81 00 | 00 14 81 00 | 00 0a 08 00   VLAN 30, 20, 10, then IPv4
-    static THREE_TAGS: [u8; 12] = [
-        0x00, 0x1e, 0x81, 0x00, 0x00, 0x14, 0x81, 0x00, 0x00, 0x0a, 0x08, 0x00,
-    ];
+    static THREE_TAGS: [u8; 12] = [0x00, 0x1e, 0x81, 0x00, 0x00, 0x14, 0x81, 0x00, 0x00, 0x0a, 0x08, 0x00];
 
     #[test]
     fn priority_tag_fields() {
@@ -214,31 +207,15 @@ mod tests {
     #[test]
     fn repr_round_trip() {
         let repr = Repr::parse(&Packet::new_checked(&PRIORITY_TAG[..]).unwrap()).unwrap();
-        assert_eq!(
-            repr,
-            Repr {
-                pcp: 5,
-                dei: true,
-                vlan_id: 0,
-                ethertype: EtherType::Ipv4
-            }
-        );
+        assert_eq!(repr, Repr { pcp: 5, dei: true, vlan_id: 0, ethertype: EtherType::Ipv4 });
         let mut buf = [0xffu8; HEADER_LEN];
         repr.emit(&mut Packet::new_unchecked(&mut buf[..]));
         assert_eq!(buf, PRIORITY_TAG);
 
-        let other = Repr {
-            pcp: 7,
-            dei: true,
-            vlan_id: 4095,
-            ethertype: EtherType::Unknown(0x1234),
-        };
+        let other = Repr { pcp: 7, dei: true, vlan_id: 4095, ethertype: EtherType::Unknown(0x1234) };
         let mut buf = [0u8; HEADER_LEN];
         other.emit(&mut Packet::new_unchecked(&mut buf[..]));
         assert_eq!(buf, [0xff, 0xff, 0x12, 0x34]);
-        assert_eq!(
-            Repr::parse(&Packet::new_checked(&buf[..]).unwrap()).unwrap(),
-            other
-        );
+        assert_eq!(Repr::parse(&Packet::new_checked(&buf[..]).unwrap()).unwrap(), other);
     }
 }

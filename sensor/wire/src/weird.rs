@@ -120,18 +120,8 @@ pub const FRAGMENT_REASSEMBLY_TIMEOUT: &str = "fragment_reassembly_timeout";
 /// Pushes an anomaly without `addl`. Kept out of line: anomalies are the cold path.
 #[cold]
 #[inline(never)]
-pub(crate) fn push(
-    anomalies: &mut Vec<Anomaly>,
-    name: &'static str,
-    src: Option<IpAddr>,
-    dst: Option<IpAddr>,
-) {
-    anomalies.push(Anomaly {
-        name,
-        src,
-        dst,
-        addl: None,
-    });
+pub(crate) fn push(anomalies: &mut Vec<Anomaly>, name: &'static str, src: Option<IpAddr>, dst: Option<IpAddr>) {
+    anomalies.push(Anomaly { name, src, dst, addl: None });
 }
 
 /// Pushes an anomaly with `addl`.
@@ -144,10 +134,5 @@ pub(crate) fn push_addl(
     dst: Option<IpAddr>,
     addl: String,
 ) {
-    anomalies.push(Anomaly {
-        name,
-        src,
-        dst,
-        addl: Some(addl),
-    });
+    anomalies.push(Anomaly { name, src, dst, addl: Some(addl) });
 }

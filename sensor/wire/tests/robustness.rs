@@ -7,9 +7,7 @@
 mod common;
 
 use common::*;
-use sensor_wire::{
-    Decode, DecoderConfig, DropReason, FragmentConfig, FrameDecoder, Timestamp, Transport, weird,
-};
+use sensor_wire::{Decode, DecoderConfig, DropReason, FragmentConfig, FrameDecoder, Timestamp, Transport, weird};
 
 #[test]
 fn wire_length_tells_short_frames_from_snap_length_cuts() {
@@ -18,13 +16,7 @@ fn wire_length_tells_short_frames_from_snap_length_cuts() {
     let frames = read_capture(&shared("malformed/sv-anomaly-packethdr.pcap"));
     let d = decode_frames(&frames, true);
     let short: Vec<usize> = (0..d.frames.len())
-        .filter(|&i| {
-            d.frames[i]
-                == (
-                    Out::Dropped(DropReason::MalformedIp),
-                    vec![weird::TRUNCATED_IP_LEN],
-                )
-        })
+        .filter(|&i| d.frames[i] == (Out::Dropped(DropReason::MalformedIp), vec![weird::TRUNCATED_IP_LEN]))
         .collect();
     assert_eq!(short, [12, 29]);
     assert_eq!(d.counters.dropped.total(), 2);
@@ -51,26 +43,15 @@ const EXPECTED_DROPS: &[(&str, [u64; 2])] = &[
 #[test]
 fn every_shared_capture_decodes() {
     let captures = all_captures();
-    assert!(
-        captures.len() >= 100,
-        "found {} captures under {SHARED}",
-        captures.len()
-    );
+    assert!(captures.len() >= 100, "found {} captures under {SHARED}", captures.len());
     let (mut frames, mut packets) = (0, 0);
     for path in &captures {
-        let rel = path
-            .strip_prefix(SHARED)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+        let rel = path.strip_prefix(SHARED).unwrap().to_string_lossy().into_owned();
         let capture = read_capture(path);
         for wire in [false, true] {
             let c = decode_frames(&capture, wire).counters;
             if !rel.starts_with("malformed/") {
-                let expected = EXPECTED_DROPS
-                    .iter()
-                    .find(|(p, _)| *p == rel)
-                    .map_or(0, |e| e.1[usize::from(wire)]);
+                let expected = EXPECTED_DROPS.iter().find(|(p, _)| *p == rel).map_or(0, |e| e.1[usize::from(wire)]);
                 assert_eq!(c.dropped.total(), expected, "{rel}: {c:?}");
             }
             frames += c.frames;
@@ -78,10 +59,7 @@ fn every_shared_capture_decodes() {
         }
     }
     assert!(frames > 2 * 240_000, "{frames} frames");
-    assert!(
-        packets * 100 > frames * 99,
-        "{packets} packets of {frames} frames"
-    );
+    assert!(packets * 100 > frames * 99, "{packets} packets of {frames} frames");
 }
 
 /// xorshift64*: a fixed PRNG, so a failure reproduces.
@@ -122,11 +100,7 @@ fn check(out: &Decode<'_>) {
     if let Decode::Packet(p) = out {
         match p.transport {
             Transport::Tcp(t) => assert!(t.payload.len() <= t.payload_len as usize),
-            Transport::Udp {
-                payload,
-                payload_len,
-                ..
-            } => {
+            Transport::Udp { payload, payload_len, .. } => {
                 assert!(payload.len() <= payload_len as usize)
             }
             Transport::Icmp { payload_len, .. } | Transport::Other { payload_len, .. } => {
@@ -143,11 +117,7 @@ fn every_prefix_of_every_frame() {
         let frames = read_capture(&shared(rel));
         // A small table so the fragments of all those prefixes also exercise eviction.
         let mut d = FrameDecoder::new(DecoderConfig {
-            fragments: FragmentConfig {
-                max_datagrams: 16,
-                max_bytes: 64 * 1024,
-                ..Default::default()
-            },
+            fragments: FragmentConfig { max_datagrams: 16, max_bytes: 64 * 1024, ..Default::default() },
         });
         let mut an = Vec::new();
         for f in &frames {
@@ -166,10 +136,7 @@ fn every_prefix_of_every_frame() {
 #[test]
 fn random_byte_flips_of_real_frames() {
     let mut rng = Rng(0x0dd_ba11_cafe_f00d);
-    let frames: Vec<Frame> = MUTATED
-        .iter()
-        .flat_map(|rel| read_capture(&shared(rel)))
-        .collect();
+    let frames: Vec<Frame> = MUTATED.iter().flat_map(|rel| read_capture(&shared(rel))).collect();
     let mut d = FrameDecoder::new(DecoderConfig::default());
     let mut an = Vec::new();
     let mut buf = Vec::new();
@@ -179,11 +146,7 @@ fn random_byte_flips_of_real_frames() {
         buf.extend_from_slice(&f.data);
         // Flip bytes, mostly in the headers where the decisions are made.
         for _ in 0..=rng.below(6) {
-            let window = if rng.below(4) == 0 {
-                buf.len()
-            } else {
-                buf.len().min(96)
-            };
+            let window = if rng.below(4) == 0 { buf.len() } else { buf.len().min(96) };
             let at = rng.below(window);
             buf[at] ^= 1 << rng.below(8);
         }

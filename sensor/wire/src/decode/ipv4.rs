@@ -39,11 +39,7 @@ impl Header<'_> {
 
 /// Checks the header of `data` (at least 20 bytes, version 4).
 #[inline]
-fn parse<'a>(
-    data: &'a [u8],
-    wire_len: Option<usize>,
-    anomalies: &mut Vec<Anomaly>,
-) -> Result<Header<'a>, DropReason> {
+fn parse<'a>(data: &'a [u8], wire_len: Option<usize>, anomalies: &mut Vec<Anomaly>) -> Result<Header<'a>, DropReason> {
     // The caller checked 20 bytes: every accessor below reads inside them.
     let p = Ipv4Packet::new_unchecked(data);
     let (src, dst) = (IpAddr::V4(p.src_addr()), IpAddr::V4(p.dst_addr()));
@@ -99,12 +95,7 @@ pub(super) fn decode<'a>(
     if h.is_fragment() {
         counters.fragments += 1;
         if h.bytes.len() < h.total_len {
-            weird::push(
-                anomalies,
-                weird::INCOMPLETELY_CAPTURED_FRAGMENT,
-                Some(h.src),
-                Some(h.dst),
-            );
+            weird::push(anomalies, weird::INCOMPLETELY_CAPTURED_FRAGMENT, Some(h.src), Some(h.dst));
             // Reassembly is doomed; the first fragment is still worth its headers (Zeek).
             if h.frag_offset != 0 {
                 return Decode::Dropped(DropReason::BadFragment);
@@ -118,12 +109,7 @@ pub(super) fn decode<'a>(
 
 /// The transport layer of a checked header.
 #[inline]
-fn finish<'a>(
-    ctx: &Ctx,
-    h: &Header<'a>,
-    reassembled: bool,
-    anomalies: &mut Vec<Anomaly>,
-) -> Decode<'a> {
+fn finish<'a>(ctx: &Ctx, h: &Header<'a>, reassembled: bool, anomalies: &mut Vec<Anomaly>) -> Decode<'a> {
     let seg = &h.bytes[h.header_len..];
     let wire_len = h.total_len - h.header_len;
     let t = transport::decode(h.protocol, seg, wire_len, h.src, h.dst, anomalies);

@@ -89,12 +89,7 @@ fn parse<'a>(
         hop_limit: p.hop_limit(),
         total_len,
         bytes: &data[..total_len.min(data.len())],
-        chain: Chain {
-            protocol: p.next_header().into(),
-            payload_at: IPV6_HEADER_LEN,
-            final_dst: None,
-            frag: None,
-        },
+        chain: Chain { protocol: p.next_header().into(), payload_at: IPV6_HEADER_LEN, final_dst: None, frag: None },
     };
     h.chain = walk(&h, h.chain, NEXT_HEADER_AT, !reassembled, anomalies)?;
     Ok(h)
@@ -121,44 +116,24 @@ fn walk(
         }
         count += 1;
         if count > MAX_IPV6_EXT_HEADERS {
-            return fail(
-                anomalies,
-                weird::EXCESSIVE_IPV6_EXT_HEADERS,
-                DropReason::TooDeep,
-            );
+            return fail(anomalies, weird::EXCESSIVE_IPV6_EXT_HEADERS, DropReason::TooDeep);
         }
         let at = chain.payload_at;
         let rest = h.bytes.get(at..).unwrap_or_default();
         // The length field must be there before the header can be measured.
         if at + 2 > h.total_len {
-            return fail(
-                anomalies,
-                weird::INVALID_IP_HEADER_SIZE,
-                DropReason::MalformedIp,
-            );
+            return fail(anomalies, weird::INVALID_IP_HEADER_SIZE, DropReason::MalformedIp);
         }
         if rest.len() < 2 {
-            return fail(
-                anomalies,
-                weird::INTERNALLY_TRUNCATED_HEADER,
-                DropReason::MalformedIp,
-            );
+            return fail(anomalies, weird::INTERNALLY_TRUNCATED_HEADER, DropReason::MalformedIp);
         }
         let ext = ExtHeader::new_unchecked(rest, kind);
         let len = ext.header_len();
         if at + len > h.total_len {
-            return fail(
-                anomalies,
-                weird::INVALID_IP_HEADER_SIZE,
-                DropReason::MalformedIp,
-            );
+            return fail(anomalies, weird::INVALID_IP_HEADER_SIZE, DropReason::MalformedIp);
         }
         if len > rest.len() {
-            return fail(
-                anomalies,
-                weird::INTERNALLY_TRUNCATED_HEADER,
-                DropReason::MalformedIp,
-            );
+            return fail(anomalies, weird::INTERNALLY_TRUNCATED_HEADER, DropReason::MalformedIp);
         }
         // From here `ext` holds `len` >= 8 bytes: its accessors stay inside them.
         match kind {
@@ -227,13 +202,7 @@ fn routing(
             }
         }
         other => {
-            weird::push_addl(
-                anomalies,
-                weird::UNKNOWN_ROUTING_TYPE,
-                src,
-                dst,
-                other.to_string(),
-            );
+            weird::push_addl(anomalies, weird::UNKNOWN_ROUTING_TYPE, src, dst, other.to_string());
         }
     }
 }
@@ -273,12 +242,7 @@ pub(super) fn decode<'a>(
 
 /// The transport layer of a checked header.
 #[inline]
-fn finish<'a>(
-    ctx: &Ctx,
-    h: &Header<'a>,
-    reassembled: bool,
-    anomalies: &mut Vec<Anomaly>,
-) -> Decode<'a> {
+fn finish<'a>(ctx: &Ctx, h: &Header<'a>, reassembled: bool, anomalies: &mut Vec<Anomaly>) -> Decode<'a> {
     let src = IpAddr::V6(h.src);
     let dst = IpAddr::V6(h.chain.final_dst.unwrap_or(h.dst));
     let at = h.chain.payload_at;
@@ -320,10 +284,7 @@ fn reassemble<'a>(
         more: fi.more,
         dont_frag: false,
         ip_len: h.total_len,
-        data: h
-            .bytes
-            .get(fi.at + FRAGMENT_HEADER_LEN..)
-            .unwrap_or_default(),
+        data: h.bytes.get(fi.at + FRAGMENT_HEADER_LEN..).unwrap_or_default(),
     };
     match frag.insert(&f, ctx.ts, counters, anomalies) {
         Outcome::Held => Decode::Held,

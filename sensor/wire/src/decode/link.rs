@@ -42,29 +42,17 @@ pub(super) struct L2<'a> {
 impl<'a> L2<'a> {
     #[inline]
     fn ip(data: &'a [u8]) -> Self {
-        L2 {
-            vlan: None,
-            inner_vlan: None,
-            l3: L3::Ip(data),
-        }
+        L2 { vlan: None, inner_vlan: None, l3: L3::Ip(data) }
     }
     #[inline]
     fn not_ip(kind: NotIp) -> Self {
-        L2 {
-            vlan: None,
-            inner_vlan: None,
-            l3: L3::NotIp(kind),
-        }
+        L2 { vlan: None, inner_vlan: None, l3: L3::NotIp(kind) }
     }
 }
 
 /// Decodes the link layer of `frame`.
 #[inline]
-pub(super) fn decode<'a>(
-    link: LinkType,
-    frame: &'a [u8],
-    anomalies: &mut Vec<Anomaly>,
-) -> Result<L2<'a>, DropReason> {
+pub(super) fn decode<'a>(link: LinkType, frame: &'a [u8], anomalies: &mut Vec<Anomaly>) -> Result<L2<'a>, DropReason> {
     match link.0 {
         1 => ethernet(frame, anomalies),
         113 => match SllPacket::new_checked(frame) {
@@ -79,13 +67,7 @@ pub(super) fn decode<'a>(
         108 => loopback(frame, FamilyOrder::Network, anomalies),
         12 | 14 | 101 | 228 | 229 => Ok(L2::ip(frame)),
         _ => {
-            weird::push_addl(
-                anomalies,
-                weird::UNSUPPORTED_LINK_TYPE,
-                None,
-                None,
-                link.0.to_string(),
-            );
+            weird::push_addl(anomalies, weird::UNSUPPORTED_LINK_TYPE, None, None, link.0.to_string());
             Err(DropReason::UnsupportedLink)
         }
     }
@@ -100,12 +82,7 @@ fn truncated<'a>(anomalies: &mut Vec<Anomaly>, name: &'static str) -> Result<L2<
 #[inline]
 fn ethernet<'a>(frame: &'a [u8], anomalies: &mut Vec<Anomaly>) -> Result<L2<'a>, DropReason> {
     match EthernetFrame::new_checked(frame) {
-        Ok(eth) => walk(
-            EtherType::from(eth.ethertype()),
-            eth.payload(),
-            false,
-            anomalies,
-        ),
+        Ok(eth) => walk(EtherType::from(eth.ethertype()), eth.payload(), false, anomalies),
         Err(_) => truncated(anomalies, weird::TRUNCATED_ETHERNET_FRAME),
     }
 }
@@ -123,11 +100,7 @@ fn sll_protocol<'a>(
     walk(protocol, payload, false, anomalies)
 }
 
-fn loopback<'a>(
-    frame: &'a [u8],
-    order: FamilyOrder,
-    anomalies: &mut Vec<Anomaly>,
-) -> Result<L2<'a>, DropReason> {
+fn loopback<'a>(frame: &'a [u8], order: FamilyOrder, anomalies: &mut Vec<Anomaly>) -> Result<L2<'a>, DropReason> {
     match null::Packet::new_checked(frame) {
         Ok(p) => {
             let family = p.family(order);
@@ -153,11 +126,7 @@ fn walk<'a>(
     loop {
         match ethertype {
             EtherType::Ipv4 | EtherType::Ipv6 => {
-                return Ok(L2 {
-                    vlan,
-                    inner_vlan,
-                    l3: L3::Ip(data),
-                });
+                return Ok(L2 { vlan, inner_vlan, l3: L3::Ip(data) });
             }
             EtherType::Vlan | EtherType::QinQ | EtherType::QinQ9100 | EtherType::QinQ9200 => {
                 tags += 1;
@@ -199,11 +168,7 @@ fn walk<'a>(
                 match mpls::guess_payload(data) {
                     mpls::Payload::Ipv4 | mpls::Payload::Ipv6 | mpls::Payload::Empty => {
                         // Empty: the IP decoder reports truncated_IP, as Zeek's would.
-                        return Ok(L2 {
-                            vlan,
-                            inner_vlan,
-                            l3: L3::Ip(data),
-                        });
+                        return Ok(L2 { vlan, inner_vlan, l3: L3::Ip(data) });
                     }
                     mpls::Payload::EthernetPseudowire => {
                         pseudowires += 1;
@@ -230,26 +195,14 @@ fn walk<'a>(
                 if ArpPacket::new_checked(data).is_err() {
                     weird::push(anomalies, weird::TRUNCATED_ARP, None, None);
                 }
-                return Ok(L2 {
-                    vlan,
-                    inner_vlan,
-                    l3: L3::NotIp(NotIp::Arp),
-                });
+                return Ok(L2 { vlan, inner_vlan, l3: L3::NotIp(NotIp::Arp) });
             }
             EtherType::Unknown(raw) => {
                 if raw > EtherType::MAX_802_3_LENGTH && raw < EtherType::MIN_ETHERTYPE {
-                    let name = if after_tag {
-                        weird::UNDEFINED_VLAN_PROTOCOL
-                    } else {
-                        weird::UNDEFINED_ETHER_TYPE
-                    };
+                    let name = if after_tag { weird::UNDEFINED_VLAN_PROTOCOL } else { weird::UNDEFINED_ETHER_TYPE };
                     weird::push(anomalies, name, None, None);
                 }
-                return Ok(L2 {
-                    vlan,
-                    inner_vlan,
-                    l3: L3::NotIp(NotIp::OtherEtherType(raw)),
-                });
+                return Ok(L2 { vlan, inner_vlan, l3: L3::NotIp(NotIp::OtherEtherType(raw)) });
             }
         }
     }

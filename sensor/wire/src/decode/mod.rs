@@ -23,9 +23,7 @@ use core::net::IpAddr;
 
 use crate::frag::{FragmentUsage, Reassembler};
 use crate::weird;
-use crate::{
-    Anomaly, Decode, DecodeCounters, Decoded, DecoderConfig, DropReason, LinkType, NotIp, Timestamp,
-};
+use crate::{Anomaly, Decode, DecodeCounters, Decoded, DecoderConfig, DropReason, LinkType, NotIp, Timestamp};
 
 /// Most VLAN tags read in one frame. QinQinQ (three tags) occurs in carrier networks; a fourth
 /// is allowed as slack. Defends against a frame of nothing but tags making the decoder loop.
@@ -62,10 +60,7 @@ pub(crate) struct Ctx {
 impl FrameDecoder {
     /// Creates a decoder. Allocates nothing until the first fragment arrives.
     pub fn new(cfg: DecoderConfig) -> Self {
-        FrameDecoder {
-            frag: Reassembler::new(&cfg.fragments),
-            counters: DecodeCounters::default(),
-        }
+        FrameDecoder { frag: Reassembler::new(&cfg.fragments), counters: DecodeCounters::default() }
     }
 
     /// Decodes one frame of link type `link` captured at `ts`.
@@ -170,24 +165,12 @@ fn decode_frame<'a>(
 ) -> Decode<'a> {
     match link::decode(link, frame, anomalies) {
         Err(reason) => Decode::Dropped(reason),
-        Ok(link::L2 {
-            l3: link::L3::NotIp(kind),
-            ..
-        }) => Decode::NotIp(kind),
-        Ok(link::L2 {
-            l3: link::L3::Ip(data),
-            vlan,
-            inner_vlan,
-        }) => {
+        Ok(link::L2 { l3: link::L3::NotIp(kind), .. }) => Decode::NotIp(kind),
+        Ok(link::L2 { l3: link::L3::Ip(data), vlan, inner_vlan }) => {
             // `data` is a suffix of `frame`: what precedes it is the link layer.
             let link_len = frame.len().saturating_sub(data.len());
             let wire_ip_len = wire_len.map(|w| w.saturating_sub(link_len));
-            let ctx = Ctx {
-                ts,
-                wire_ip_len,
-                vlan,
-                inner_vlan,
-            };
+            let ctx = Ctx { ts, wire_ip_len, vlan, inner_vlan };
             decode_ip(frag, counters, &ctx, data, anomalies)
         }
     }

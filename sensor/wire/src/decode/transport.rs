@@ -5,9 +5,7 @@
 
 use core::net::IpAddr;
 
-use smoltcp::wire::{
-    Icmpv4Packet, Icmpv6Packet, TCP_HEADER_LEN, TcpPacket, UDP_HEADER_LEN, UdpPacket,
-};
+use smoltcp::wire::{Icmpv4Packet, Icmpv6Packet, TCP_HEADER_LEN, TcpPacket, UDP_HEADER_LEN, UdpPacket};
 
 use crate::weird;
 use crate::{Anomaly, DropReason, TcpFlags, TcpSegment, Transport};
@@ -74,11 +72,7 @@ pub(super) fn decode<'a>(
                 );
             }
             // The UDP length when it is sane, else what IP says.
-            let len = if (UDP_HEADER_LEN..=wire_len).contains(&udp_len) {
-                udp_len
-            } else {
-                wire_len
-            };
+            let len = if (UDP_HEADER_LEN..=wire_len).contains(&udp_len) { udp_len } else { wire_len };
             Ok(Transport::Udp {
                 src_port: p.src_port(),
                 dst_port: p.dst_port(),
@@ -102,10 +96,7 @@ pub(super) fn decode<'a>(
                 payload_len: wire(wire_len - ICMP_HEADER_LEN),
             })
         }
-        protocol => Ok(Transport::Other {
-            protocol,
-            payload_len: wire(wire_len),
-        }),
+        protocol => Ok(Transport::Other { protocol, payload_len: wire(wire_len) }),
     }
 }
 

@@ -77,14 +77,7 @@ pub(super) enum Added {
 
 impl Datagram {
     /// Makes the slot hold a new, empty datagram (keeping the vectors' capacity).
-    pub fn reset(
-        &mut self,
-        key: FragKey,
-        now: Timestamp,
-        v6: bool,
-        next_header: u8,
-        hdr_len: usize,
-    ) {
+    pub fn reset(&mut self, key: FragKey, now: Timestamp, v6: bool, next_header: u8, hdr_len: usize) {
         self.key = key;
         self.created = now;
         self.in_use = true;
@@ -102,9 +95,7 @@ impl Datagram {
 
     /// Bytes of memory this slot holds.
     pub fn footprint(&self) -> usize {
-        self.data.capacity()
-            + self.header.capacity()
-            + self.ranges.capacity() * core::mem::size_of::<(usize, usize)>()
+        self.data.capacity() + self.header.capacity() + self.ranges.capacity() * core::mem::size_of::<(usize, usize)>()
     }
 
     /// Frees the slot's buffers (when the pool is full).
@@ -138,13 +129,7 @@ impl Datagram {
     /// Adds `bytes` at `offset`. Bytes already received win over new ones (first-wins); the
     /// first fragment without MF fixes the end, and bytes beyond it are discarded. Overlaps and
     /// size disagreements are reported as anomalies.
-    pub fn add(
-        &mut self,
-        offset: usize,
-        bytes: &[u8],
-        more: bool,
-        anomalies: &mut Vec<Anomaly>,
-    ) -> Added {
+    pub fn add(&mut self, offset: usize, bytes: &[u8], more: bool, anomalies: &mut Vec<Anomaly>) -> Added {
         let (src, dst) = (Some(self.key.src), Some(self.key.dst));
         let start = offset;
         let mut end = offset + bytes.len();
@@ -204,11 +189,7 @@ impl Datagram {
         } else if overlapped {
             weird::push(anomalies, weird::FRAGMENT_OVERLAP, src, dst);
         }
-        if insert_range(ranges, start, end) {
-            Added::Ok { overlapped }
-        } else {
-            Added::TooManyRanges
-        }
+        if insert_range(ranges, start, end) { Added::Ok { overlapped } } else { Added::TooManyRanges }
     }
 
     /// Whether every byte from 0 to the end has arrived, and the header with it.
@@ -295,15 +276,9 @@ mod tests {
     fn in_order_fragments_complete() {
         let mut d = dg();
         let mut an = Vec::new();
-        assert_eq!(
-            d.add(0, &[1; 8], true, &mut an),
-            Added::Ok { overlapped: false }
-        );
+        assert_eq!(d.add(0, &[1; 8], true, &mut an), Added::Ok { overlapped: false });
         assert!(!d.is_complete());
-        assert_eq!(
-            d.add(8, &[2; 4], false, &mut an),
-            Added::Ok { overlapped: false }
-        );
+        assert_eq!(d.add(8, &[2; 4], false, &mut an), Added::Ok { overlapped: false });
         assert!(d.is_complete());
         assert_eq!(d.data, [1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2]);
         assert!(an.is_empty());
@@ -314,10 +289,7 @@ mod tests {
         let mut d = dg();
         let mut an = Vec::new();
         d.add(8, &[b'Z'; 8], true, &mut an);
-        assert_eq!(
-            d.add(0, &[b'A'; 16], true, &mut an),
-            Added::Ok { overlapped: true }
-        );
+        assert_eq!(d.add(0, &[b'A'; 16], true, &mut an), Added::Ok { overlapped: true });
         assert_eq!(&d.data[..], b"AAAAAAAAZZZZZZZZ");
         assert_eq!(an.len(), 1);
         assert_eq!(an[0].name, weird::FRAGMENT_INCONSISTENCY);

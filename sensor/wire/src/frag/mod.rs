@@ -170,11 +170,7 @@ impl Reassembler {
     }
 
     pub fn usage(&self) -> FragmentUsage {
-        FragmentUsage {
-            datagrams: self.map.len(),
-            bytes: self.in_use_bytes,
-            pooled_bytes: self.pooled_bytes,
-        }
+        FragmentUsage { datagrams: self.map.len(), bytes: self.in_use_bytes, pooled_bytes: self.pooled_bytes }
     }
 
     /// Adds a fragment captured at `now`.
@@ -220,22 +216,12 @@ impl Reassembler {
         }
 
         // Make room before growing the buffers.
-        let header_growth = if f.offset == 0 && !dg.have_header {
-            f.header.len()
-        } else {
-            0
-        };
-        let growth = dg
-            .len_after(f.offset, f.data.len(), f.more)
-            .saturating_sub(dg.data.capacity())
+        let header_growth = if f.offset == 0 && !dg.have_header { f.header.len() } else { 0 };
+        let growth = dg.len_after(f.offset, f.data.len(), f.more).saturating_sub(dg.data.capacity())
             + header_growth.saturating_sub(dg.header.capacity())
             + 2 * core::mem::size_of::<(usize, usize)>();
         while self.in_use_bytes + growth > self.max_bytes {
-            let victim = if self.oldest == idx {
-                self.slot(idx).newer
-            } else {
-                self.oldest
-            };
+            let victim = if self.oldest == idx { self.slot(idx).newer } else { self.oldest };
             c.fragment_evictions += 1;
             if victim == NIL {
                 // This datagram alone does not fit.

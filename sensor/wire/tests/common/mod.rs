@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 use pcap_parser::pcapng::Block;
 use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
 use sensor_wire::{
-    Decode, DecodeCounters, DecoderConfig, DropReason, FrameDecoder, LinkType, NotIp, TcpFlags,
-    Timestamp, Transport,
+    Decode, DecodeCounters, DecoderConfig, DropReason, FrameDecoder, LinkType, NotIp, TcpFlags, Timestamp, Transport,
 };
 
 pub const SHARED: &str = "../../../shared/data/pcaps";
@@ -44,11 +43,7 @@ pub fn read_capture(path: &Path) -> Vec<Frame> {
                         nano = h.is_nanosecond_precision();
                     }
                     PcapBlockOwned::Legacy(b) => {
-                        let frac = if nano {
-                            b.ts_usec
-                        } else {
-                            b.ts_usec.saturating_mul(1000)
-                        };
+                        let frac = if nano { b.ts_usec } else { b.ts_usec.saturating_mul(1000) };
                         frames.push(Frame {
                             link: legacy_link,
                             ts: Timestamp::from_parts(u64::from(b.ts_sec), frac),
@@ -57,10 +52,9 @@ pub fn read_capture(path: &Path) -> Vec<Frame> {
                         });
                     }
                     PcapBlockOwned::NG(Block::SectionHeader(_)) => interfaces.clear(),
-                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => interfaces.push((
-                        LinkType(idb.linktype.0 as u32),
-                        idb.ts_resolution().unwrap_or(1_000_000),
-                    )),
+                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                        interfaces.push((LinkType(idb.linktype.0 as u32), idb.ts_resolution().unwrap_or(1_000_000)))
+                    }
                     PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
                         let (link, res) = interfaces[epb.if_id as usize];
                         let (secs, frac) = epb.decode_ts(0, res);
@@ -107,29 +101,10 @@ pub struct Pkt {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum T {
-    Tcp {
-        sp: u16,
-        dp: u16,
-        flags: TcpFlags,
-        payload_len: u32,
-        payload: Vec<u8>,
-    },
-    Udp {
-        sp: u16,
-        dp: u16,
-        payload_len: u32,
-        payload: Vec<u8>,
-    },
-    Icmp {
-        v6: bool,
-        kind: u8,
-        code: u8,
-        payload_len: u32,
-    },
-    Other {
-        protocol: u8,
-        payload_len: u32,
-    },
+    Tcp { sp: u16, dp: u16, flags: TcpFlags, payload_len: u32, payload: Vec<u8> },
+    Udp { sp: u16, dp: u16, payload_len: u32, payload: Vec<u8> },
+    Icmp { v6: bool, kind: u8, code: u8, payload_len: u32 },
+    Other { protocol: u8, payload_len: u32 },
 }
 
 impl Pkt {
@@ -163,35 +138,11 @@ pub fn summarize(d: &Decode<'_>) -> Out {
                     payload_len: t.payload_len,
                     payload: t.payload.to_vec(),
                 },
-                Transport::Udp {
-                    src_port,
-                    dst_port,
-                    payload_len,
-                    payload,
-                } => T::Udp {
-                    sp: src_port,
-                    dp: dst_port,
-                    payload_len,
-                    payload: payload.to_vec(),
-                },
-                Transport::Icmp {
-                    v6,
-                    kind,
-                    code,
-                    payload_len,
-                } => T::Icmp {
-                    v6,
-                    kind,
-                    code,
-                    payload_len,
-                },
-                Transport::Other {
-                    protocol,
-                    payload_len,
-                } => T::Other {
-                    protocol,
-                    payload_len,
-                },
+                Transport::Udp { src_port, dst_port, payload_len, payload } => {
+                    T::Udp { sp: src_port, dp: dst_port, payload_len, payload: payload.to_vec() }
+                }
+                Transport::Icmp { v6, kind, code, payload_len } => T::Icmp { v6, kind, code, payload_len },
+                Transport::Other { protocol, payload_len } => T::Other { protocol, payload_len },
             },
         }),
     }
@@ -236,11 +187,7 @@ pub fn decode_frames(frames: &[Frame], wire: bool) -> Decoded {
     d.expire(last.add(std::time::Duration::from_secs(3600)), &mut an);
     let counters = d.counters().clone();
     assert!(counters.is_balanced(), "{counters:?}");
-    Decoded {
-        frames: out,
-        counters,
-        expired: an.iter().map(|a| a.name).collect(),
-    }
+    Decoded { frames: out, counters, expired: an.iter().map(|a| a.name).collect() }
 }
 
 pub fn decode(rel: &str) -> Decoded {
@@ -261,13 +208,7 @@ pub fn zeek_log(rel: &str) -> Vec<BTreeMap<String, String>> {
                 fields = line.split('\t').map(String::from).collect();
             }
         } else {
-            rows.push(
-                fields
-                    .iter()
-                    .cloned()
-                    .zip(line.split('\t').map(String::from))
-                    .collect(),
-            );
+            rows.push(fields.iter().cloned().zip(line.split('\t').map(String::from)).collect());
         }
     }
     rows
@@ -295,10 +236,7 @@ pub fn check_conn_log(capture: &str, log: &str) -> usize {
             row["id.resp_p"].parse().unwrap(),
         );
         let e = want.entry(t.clone()).or_default();
-        for (i, f) in ["orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes"]
-            .iter()
-            .enumerate()
-        {
+        for (i, f) in ["orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes"].iter().enumerate() {
             e[i] += row[*f].parse::<u64>().unwrap();
         }
         if let (Some(v), Some(iv)) = (row.get("vlan"), row.get("inner_vlan")) {
@@ -325,17 +263,10 @@ pub fn check_conn_log(capture: &str, log: &str) -> usize {
             got[dir] += 1;
             got[dir + 1] += u64::from(p.ip_len);
             if let Some((v, iv)) = vlans.get(t) {
-                assert_eq!(
-                    (&show(p.vlan), &show(p.inner_vlan)),
-                    (v, iv),
-                    "{capture} {t:?}"
-                );
+                assert_eq!((&show(p.vlan), &show(p.inner_vlan)), (v, iv), "{capture} {t:?}");
             }
         }
-        assert_eq!(
-            &got, want,
-            "{capture}: {t:?} [orig pkts, bytes, resp pkts, bytes]"
-        );
+        assert_eq!(&got, want, "{capture}: {t:?} [orig pkts, bytes, resp pkts, bytes]");
     }
     want.len()
 }

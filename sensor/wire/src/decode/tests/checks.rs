@@ -23,11 +23,7 @@ fn ipv4_header_checks_follow_zeek() {
     ];
     for (edit, name) in cases {
         let f = mpls_tcp_with(edit);
-        let an = decode_with(
-            LinkType::ETHERNET,
-            &f,
-            expect_dropped(DropReason::MalformedIp),
-        );
+        let an = decode_with(LinkType::ETHERNET, &f, expect_dropped(DropReason::MalformedIp));
         assert_eq!(an, [name]);
     }
     // IHL 15 with a total length that allows it, but only 42 bytes captured.
@@ -35,11 +31,7 @@ fn ipv4_header_checks_follow_zeek() {
         ip[0] = 0x4f;
         ip[3] = 100;
     });
-    let an = decode_with(
-        LinkType::ETHERNET,
-        &f,
-        expect_dropped(DropReason::MalformedIp),
-    );
+    let an = decode_with(LinkType::ETHERNET, &f, expect_dropped(DropReason::MalformedIp));
     assert_eq!(an, [weird::INTERNALLY_TRUNCATED_HEADER]);
 }
 
@@ -59,33 +51,17 @@ fn zero_total_length_uses_the_captured_length() {
 fn tcp_header_checks_follow_zeek() {
     // Data offset at 18 + 20 + 12.
     let f = mpls_tcp_with(|ip| ip[32] = 0x40);
-    let an = decode_with(
-        LinkType::ETHERNET,
-        &f,
-        expect_dropped(DropReason::MalformedTransport),
-    );
+    let an = decode_with(LinkType::ETHERNET, &f, expect_dropped(DropReason::MalformedTransport));
     assert_eq!(an, [weird::BAD_TCP_HEADER_LEN]);
     let f = mpls_tcp_with(|ip| ip[32] = 0xf0);
-    let an = decode_with(
-        LinkType::ETHERNET,
-        &f,
-        expect_dropped(DropReason::MalformedTransport),
-    );
+    let an = decode_with(LinkType::ETHERNET, &f, expect_dropped(DropReason::MalformedTransport));
     assert_eq!(an, [weird::TRUNCATED_HEADER]);
     // IP length leaves 10 bytes for TCP.
     let f = mpls_tcp_with(|ip| ip[3] = 30);
-    let an = decode_with(
-        LinkType::ETHERNET,
-        &f,
-        expect_dropped(DropReason::MalformedTransport),
-    );
+    let an = decode_with(LinkType::ETHERNET, &f, expect_dropped(DropReason::MalformedTransport));
     assert_eq!(an, [weird::TRUNCATED_HEADER]);
     // Header announced but not captured.
-    let an = decode_with(
-        LinkType::ETHERNET,
-        &MPLS_TCP[..18 + 20 + 10],
-        expect_dropped(DropReason::MalformedTransport),
-    );
+    let an = decode_with(LinkType::ETHERNET, &MPLS_TCP[..18 + 20 + 10], expect_dropped(DropReason::MalformedTransport));
     assert_eq!(an, [weird::INTERNALLY_TRUNCATED_HEADER]);
 }
 
@@ -96,17 +72,8 @@ fn udp_length_field_is_used_only_when_sane() {
         f[24..26].copy_from_slice(&udp_len.to_be_bytes());
         let mut d = FrameDecoder::new(DecoderConfig::default());
         let mut an = Vec::new();
-        let Decode::Packet(p) = d.decode(LinkType::RAW, Timestamp(0), &f, &mut an) else {
-            panic!()
-        };
-        let Transport::Udp {
-            payload_len,
-            payload,
-            ..
-        } = p.transport
-        else {
-            panic!()
-        };
+        let Decode::Packet(p) = d.decode(LinkType::RAW, Timestamp(0), &f, &mut an) else { panic!() };
+        let Transport::Udp { payload_len, payload, .. } = p.transport else { panic!() };
         (payload_len, payload.len(), an)
     };
     let (len, cap, an) = run(79);
@@ -127,16 +94,9 @@ fn icmp_header_checks_follow_zeek() {
     // IP total length 26: 6 bytes for ICMP.
     let mut f = SLL2_ICMP;
     f[20 + 2..20 + 4].copy_from_slice(&26u16.to_be_bytes());
-    let an = decode_with(
-        LinkType::LINUX_SLL2,
-        &f,
-        expect_dropped(DropReason::MalformedTransport),
-    );
+    let an = decode_with(LinkType::LINUX_SLL2, &f, expect_dropped(DropReason::MalformedTransport));
     assert_eq!(an, [weird::TRUNCATED_HEADER]);
-    let an = decode_with(
-        LinkType::LINUX_SLL2,
-        &SLL2_ICMP[..20 + 20 + 5],
-        expect_dropped(DropReason::MalformedTransport),
-    );
+    let an =
+        decode_with(LinkType::LINUX_SLL2, &SLL2_ICMP[..20 + 20 + 5], expect_dropped(DropReason::MalformedTransport));
     assert_eq!(an, [weird::INTERNALLY_TRUNCATED_HEADER]);
 }

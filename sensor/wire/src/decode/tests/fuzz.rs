@@ -56,11 +56,7 @@ fn check(out: &Decode<'_>, frame_len: usize) {
     let Decode::Packet(p) = out else { return };
     match p.transport {
         Transport::Tcp(t) => assert!(t.payload.len() <= t.payload_len as usize),
-        Transport::Udp {
-            payload,
-            payload_len,
-            ..
-        } => {
+        Transport::Udp { payload, payload_len, .. } => {
             assert!(payload.len() <= payload_len as usize)
         }
         Transport::Icmp { payload_len, .. } | Transport::Other { payload_len, .. } => {
@@ -78,11 +74,7 @@ fn check(out: &Decode<'_>, frame_len: usize) {
 /// A small table, so that garbage fragments also exercise eviction.
 fn decoder() -> FrameDecoder {
     FrameDecoder::new(DecoderConfig {
-        fragments: FragmentConfig {
-            max_datagrams: 4,
-            max_bytes: 16 * 1024,
-            ..Default::default()
-        },
+        fragments: FragmentConfig { max_datagrams: 4, max_bytes: 16 * 1024, ..Default::default() },
     })
 }
 
@@ -94,12 +86,7 @@ fn every_prefix_under_every_link_type() {
     for (_, frame) in corpus() {
         for len in 0..=frame.len() {
             for link in LINKS {
-                let out = d.decode(
-                    link,
-                    Timestamp::from_parts(len as u64, 0),
-                    &frame[..len],
-                    &mut an,
-                );
+                let out = d.decode(link, Timestamp::from_parts(len as u64, 0), &frame[..len], &mut an);
                 check(&out, len);
                 packets += usize::from(matches!(out, Decode::Packet(_)));
                 an.clear();
@@ -129,11 +116,7 @@ fn random_byte_flips() {
         if rng.below(4) == 0 {
             buf.truncate(rng.below(buf.len() + 1));
         }
-        let link = if rng.below(8) == 0 {
-            LINKS[rng.below(LINKS.len())]
-        } else {
-            link
-        };
+        let link = if rng.below(8) == 0 { LINKS[rng.below(LINKS.len())] } else { link };
         let out = d.decode(link, Timestamp::from_parts(round / 100, 0), &buf, &mut an);
         check(&out, buf.len());
         an.clear();

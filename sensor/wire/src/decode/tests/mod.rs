@@ -10,8 +10,7 @@ use frames::*;
 
 use crate::weird;
 use crate::{
-    Anomaly, Decode, Decoded, DecoderConfig, DropReason, FrameDecoder, LinkType, NotIp, TcpFlags,
-    Timestamp, Transport,
+    Anomaly, Decode, Decoded, DecoderConfig, DropReason, FrameDecoder, LinkType, NotIp, TcpFlags, Timestamp, Transport,
 };
 
 fn ip(s: &str) -> IpAddr {
@@ -51,16 +50,10 @@ fn mpls_frame_uses_ip_length_not_padding() {
         assert_eq!((p.src, p.dst), (ip("10.1.2.1"), ip("10.34.0.1")));
         assert_eq!((p.vlan, p.inner_vlan), (None, None));
         assert_eq!((p.ip_len, p.ttl, p.reassembled), (40, 255, false));
-        let Transport::Tcp(t) = p.transport else {
-            panic!("{:?}", p.transport)
-        };
+        let Transport::Tcp(t) = p.transport else { panic!("{:?}", p.transport) };
         assert_eq!((t.src_port, t.dst_port), (11001, 23));
         assert_eq!(t.flags, TcpFlags(TcpFlags::ACK));
-        assert_eq!(
-            (t.payload_len, t.payload.len()),
-            (0, 0),
-            "padding must not count"
-        );
+        assert_eq!((t.payload_len, t.payload.len()), (0, 0), "padding must not count");
     });
     assert!(an.is_empty(), "{an:?}");
 }
@@ -86,13 +79,8 @@ fn qinqinq_keeps_the_first_two_tags_and_flags_the_third() {
     let an = decode_with(LinkType::ETHERNET, &QINQINQ_TCP, |d| {
         let p = expect_packet(d);
         assert_eq!((p.vlan, p.inner_vlan), (Some(30), Some(20)));
-        let Transport::Tcp(t) = p.transport else {
-            panic!()
-        };
-        assert_eq!(
-            (t.src_port, t.dst_port, t.flags),
-            (59856, 80, TcpFlags(TcpFlags::SYN))
-        );
+        let Transport::Tcp(t) = p.transport else { panic!() };
+        assert_eq!((t.src_port, t.dst_port, t.flags), (59856, 80, TcpFlags(TcpFlags::SYN)));
     });
     // zeek-vlan-qinqinq.zeek-weird.log
     assert_eq!(an, [weird::TRIPLE_TAGGED_VLAN_UNSUPPORTED]);
@@ -113,15 +101,7 @@ fn linux_cooked_v2() {
     decode_with(LinkType::LINUX_SLL2, &SLL2_ICMP, |d| {
         let p = expect_packet(d);
         assert_eq!(p.src, ip("192.0.2.1"));
-        assert!(matches!(
-            p.transport,
-            Transport::Icmp {
-                v6: false,
-                kind: 8,
-                code: 0,
-                payload_len: 60
-            }
-        ));
+        assert!(matches!(p.transport, Transport::Icmp { v6: false, kind: 8, code: 0, payload_len: 60 }));
     });
 }
 
@@ -129,13 +109,8 @@ fn linux_cooked_v2() {
 fn linux_cooked_v1() {
     decode_with(LinkType::LINUX_SLL, &SLL_TCP, |d| {
         let p = expect_packet(d);
-        assert_eq!(
-            (p.src, p.dst, p.ip_len),
-            (ip("192.168.0.1"), ip("192.168.0.3"), 40)
-        );
-        let Transport::Tcp(t) = p.transport else {
-            panic!()
-        };
+        assert_eq!((p.src, p.dst, p.ip_len), (ip("192.168.0.1"), ip("192.168.0.3"), 40));
+        let Transport::Tcp(t) = p.transport else { panic!() };
         assert_eq!((t.src_port, t.dst_port, t.payload_len), (102, 49154, 0));
     });
 }
@@ -144,23 +119,10 @@ fn linux_cooked_v1() {
 fn sll_non_ethernet_protocol_is_not_ip() {
     let mut f = SLL_TCP;
     f[14..16].copy_from_slice(&[0x00, 0x04]); // 802.2 LLC
-    decode_with(LinkType::LINUX_SLL, &f, |d| {
-        assert!(
-            matches!(d, Decode::NotIp(NotIp::OtherLinkProtocol(4))),
-            "{d:?}"
-        )
-    });
-    let an = decode_with(
-        LinkType::LINUX_SLL,
-        &SLL_TCP[..15],
-        expect_dropped(DropReason::TruncatedLink),
-    );
+    decode_with(LinkType::LINUX_SLL, &f, |d| assert!(matches!(d, Decode::NotIp(NotIp::OtherLinkProtocol(4))), "{d:?}"));
+    let an = decode_with(LinkType::LINUX_SLL, &SLL_TCP[..15], expect_dropped(DropReason::TruncatedLink));
     assert_eq!(an, [weird::TRUNCATED_LINUX_SLL_HEADER]);
-    let an = decode_with(
-        LinkType::LINUX_SLL2,
-        &SLL2_ICMP[..19],
-        expect_dropped(DropReason::TruncatedLink),
-    );
+    let an = decode_with(LinkType::LINUX_SLL2, &SLL2_ICMP[..19], expect_dropped(DropReason::TruncatedLink));
     assert_eq!(an, [weird::TRUNCATED_LINUX_SLL2_HEADER]);
 }
 
@@ -186,8 +148,8 @@ fn bsd_loopback_families() {
     let v4 = &RAW_UDP[..];
     let v6 = &IPV6_UDP_HBH_RH0[14..];
     for (link, frame) in [
-        (LinkType::NULL, with([2, 0, 0, 0], v4)), // little-endian capturer
-        (LinkType::NULL, with([0, 0, 0, 2], v4)), // big-endian capturer
+        (LinkType::NULL, with([2, 0, 0, 0], v4)),  // little-endian capturer
+        (LinkType::NULL, with([0, 0, 0, 2], v4)),  // big-endian capturer
         (LinkType::NULL, with([30, 0, 0, 0], v6)), // Darwin AF_INET6
         (LinkType::NULL, with([0, 0, 0, 24], v6)), // OpenBSD AF_INET6, big-endian
         (LinkType::LOOP, with([0, 0, 0, 2], v4)),
@@ -198,41 +160,25 @@ fn bsd_loopback_families() {
         });
     }
     decode_with(LinkType::NULL, &with([7, 0, 0, 0], v4), |d| {
-        assert!(
-            matches!(d, Decode::NotIp(NotIp::OtherLinkProtocol(7))),
-            "{d:?}"
-        )
+        assert!(matches!(d, Decode::NotIp(NotIp::OtherLinkProtocol(7))), "{d:?}")
     });
-    let an = decode_with(
-        LinkType::LOOP,
-        &[0, 0, 0],
-        expect_dropped(DropReason::TruncatedLink),
-    );
+    let an = decode_with(LinkType::LOOP, &[0, 0, 0], expect_dropped(DropReason::TruncatedLink));
     assert_eq!(an, [weird::NULL_ANALYZER_FAILED]);
 }
 
 #[test]
 fn arp_and_other_ethertypes_are_not_ip() {
-    let an = decode_with(LinkType::ETHERNET, &ARP, |d| {
-        assert!(matches!(d, Decode::NotIp(NotIp::Arp)), "{d:?}")
-    });
+    let an = decode_with(LinkType::ETHERNET, &ARP, |d| assert!(matches!(d, Decode::NotIp(NotIp::Arp)), "{d:?}"));
     assert!(an.is_empty());
-    let an = decode_with(LinkType::ETHERNET, &ARP[..24], |d| {
-        assert!(matches!(d, Decode::NotIp(NotIp::Arp)), "{d:?}")
-    });
+    let an = decode_with(LinkType::ETHERNET, &ARP[..24], |d| assert!(matches!(d, Decode::NotIp(NotIp::Arp)), "{d:?}"));
     assert_eq!(an, [weird::TRUNCATED_ARP]);
     let an = decode_with(LinkType::ETHERNET, &LLC, |d| {
-        assert!(
-            matches!(d, Decode::NotIp(NotIp::OtherEtherType(0x4d))),
-            "{d:?}"
-        )
+        assert!(matches!(d, Decode::NotIp(NotIp::OtherEtherType(0x4d))), "{d:?}")
     });
     assert!(an.is_empty());
     let mut f = LLC;
     f[12..14].copy_from_slice(&[0x05, 0xf0]); // 1520: neither a length nor an EtherType
-    let an = decode_with(LinkType::ETHERNET, &f, |d| {
-        assert!(matches!(d, Decode::NotIp(_)))
-    });
+    let an = decode_with(LinkType::ETHERNET, &f, |d| assert!(matches!(d, Decode::NotIp(_))));
     assert_eq!(an, [weird::UNDEFINED_ETHER_TYPE]);
 }
 
@@ -244,15 +190,7 @@ fn ipv6_routing_header_type_0_sets_the_final_destination() {
         // Zeek's IPv6_Hdr_Chain::DstAddr: the last address of the routing header.
         assert_eq!(p.dst, ip("2001:78:1:32::2"));
         assert_eq!(p.ip_len, 99);
-        assert!(matches!(
-            p.transport,
-            Transport::Udp {
-                src_port: 53,
-                dst_port: 53,
-                payload_len: 3,
-                payload: b"XXX"
-            }
-        ));
+        assert!(matches!(p.transport, Transport::Udp { src_port: 53, dst_port: 53, payload_len: 3, payload: b"XXX" }));
     });
     assert_eq!(an, [weird::ROUTING0_HDR]);
 }
@@ -260,23 +198,11 @@ fn ipv6_routing_header_type_0_sets_the_final_destination() {
 #[test]
 fn zeek_truncation_captures() {
     // Zeek's core.truncation baseline: truncated_IP, truncated_IP, truncated_ethernet_frame.
-    let an = decode_with(
-        LinkType::ETHERNET,
-        &TRUNC_IP4,
-        expect_dropped(DropReason::MalformedIp),
-    );
+    let an = decode_with(LinkType::ETHERNET, &TRUNC_IP4, expect_dropped(DropReason::MalformedIp));
     assert_eq!(an, [weird::TRUNCATED_IP]);
-    let an = decode_with(
-        LinkType::ETHERNET,
-        &TRUNC_IP6,
-        expect_dropped(DropReason::MalformedIp),
-    );
+    let an = decode_with(LinkType::ETHERNET, &TRUNC_IP6, expect_dropped(DropReason::MalformedIp));
     assert_eq!(an, [weird::TRUNCATED_IP]);
-    let an = decode_with(
-        LinkType::ETHERNET,
-        &TRUNC_HDR,
-        expect_dropped(DropReason::TruncatedLink),
-    );
+    let an = decode_with(LinkType::ETHERNET, &TRUNC_HDR, expect_dropped(DropReason::TruncatedLink));
     assert_eq!(an, [weird::TRUNCATED_ETHERNET_FRAME]);
 }
 
@@ -315,17 +241,9 @@ fn vlan_tag_limits() {
         assert_eq!((p.vlan, p.inner_vlan), (Some(1), Some(2)));
     });
     assert_eq!(an, [weird::TRIPLE_TAGGED_VLAN_UNSUPPORTED; 2]);
-    let an = decode_with(
-        LinkType::ETHERNET,
-        &tags(5),
-        expect_dropped(DropReason::TooDeep),
-    );
+    let an = decode_with(LinkType::ETHERNET, &tags(5), expect_dropped(DropReason::TooDeep));
     assert_eq!(an.last(), Some(&weird::EXCESSIVE_VLAN_TAGS));
-    let an = decode_with(
-        LinkType::ETHERNET,
-        &ether(0x9100, &[0, 1]),
-        expect_dropped(DropReason::TruncatedLink),
-    );
+    let an = decode_with(LinkType::ETHERNET, &ether(0x9100, &[0, 1]), expect_dropped(DropReason::TruncatedLink));
     assert_eq!(an, [weird::TRUNCATED_VLAN_HEADER]);
 }
 
@@ -334,49 +252,30 @@ fn mpls_limits_and_pseudowire() {
     let label = |bos: bool| [0x00, 0x01, if bos { 0x01 } else { 0x00 }, 0x40];
     // Eight labels are fine, nine are not.
     let stack = |n: usize| (0..n).flat_map(|i| label(i + 1 == n)).collect::<Vec<u8>>();
-    decode_with(
-        LinkType::ETHERNET,
-        &ether(0x8847, &[&stack(8)[..], &RAW_UDP[..]].concat()),
-        |d| {
-            expect_packet(d);
-        },
-    );
+    decode_with(LinkType::ETHERNET, &ether(0x8847, &[&stack(8)[..], &RAW_UDP[..]].concat()), |d| {
+        expect_packet(d);
+    });
     let an = decode_with(
         LinkType::ETHERNET,
         &ether(0x8848, &[&stack(9)[..], &RAW_UDP[..]].concat()),
         expect_dropped(DropReason::TooDeep),
     );
     assert_eq!(an, [weird::EXCESSIVE_MPLS_LABELS]);
-    let an = decode_with(
-        LinkType::ETHERNET,
-        &ether(0x8847, &[0, 1, 0]),
-        expect_dropped(DropReason::TruncatedLink),
-    );
+    let an = decode_with(LinkType::ETHERNET, &ether(0x8847, &[0, 1, 0]), expect_dropped(DropReason::TruncatedLink));
     assert_eq!(an, [weird::TRUNCATED_LINK_HEADER]);
 
     // Ethernet pseudowire: label, control word, Ethernet, IPv4.
     let cw = [0u8; 4];
-    let pw = ether(
-        0x8847,
-        &[&label(true)[..], &cw, &ether(0x0800, &RAW_UDP)].concat(),
-    );
+    let pw = ether(0x8847, &[&label(true)[..], &cw, &ether(0x0800, &RAW_UDP)].concat());
     decode_with(LinkType::ETHERNET, &pw, |d| {
         let p = expect_packet(d);
         assert_eq!(p.dst, ip("172.23.0.22"));
     });
     let nested = ether(0x8847, &[&label(true)[..], &cw, &pw].concat());
-    let an = decode_with(
-        LinkType::ETHERNET,
-        &nested,
-        expect_dropped(DropReason::TooDeep),
-    );
+    let an = decode_with(LinkType::ETHERNET, &nested, expect_dropped(DropReason::TooDeep));
     assert_eq!(an, [weird::NESTED_PSEUDOWIRE]);
     let unknown = ether(0x8847, &[&label(true)[..], &[0x10, 0, 0, 0]].concat());
-    let an = decode_with(
-        LinkType::ETHERNET,
-        &unknown,
-        expect_dropped(DropReason::MalformedIp),
-    );
+    let an = decode_with(LinkType::ETHERNET, &unknown, expect_dropped(DropReason::MalformedIp));
     assert_eq!(an, [weird::UNKNOWN_IP_VERSION]);
 }
 
@@ -399,12 +298,7 @@ fn ipv4_fragments_reassemble_into_one_syn() {
         let mut d = FrameDecoder::new(DecoderConfig::default());
         let mut an = Vec::new();
         for (n, &i) in order.iter().enumerate() {
-            let out = d.decode(
-                LinkType::ETHERNET,
-                Timestamp::from_parts(1, 0),
-                frames[i],
-                &mut an,
-            );
+            let out = d.decode(LinkType::ETHERNET, Timestamp::from_parts(1, 0), frames[i], &mut an);
             if n < 2 {
                 assert!(matches!(out, Decode::Held), "{out:?}");
                 continue;
@@ -413,25 +307,13 @@ fn ipv4_fragments_reassemble_into_one_syn() {
             assert!(p.reassembled);
             assert_eq!((p.vlan, p.ip_len), (Some(6), 44));
             assert_eq!((p.src, p.dst), (ip("1.1.1.1"), ip("2.2.2.2")));
-            let Transport::Tcp(t) = p.transport else {
-                panic!()
-            };
+            let Transport::Tcp(t) = p.transport else { panic!() };
             assert_eq!((t.src_port, t.dst_port, t.seq, t.ack), (12345, 8080, 1, 0));
-            assert_eq!(
-                (t.flags, t.window, t.payload_len),
-                (TcpFlags(TcpFlags::SYN), 8192, 0)
-            );
+            assert_eq!((t.flags, t.window, t.payload_len), (TcpFlags(TcpFlags::SYN), 8192, 0));
         }
-        assert!(
-            an.iter()
-                .all(|a| a.name == weird::EXCESSIVELY_SMALL_FRAGMENT),
-            "{an:?}"
-        );
+        assert!(an.iter().all(|a| a.name == weird::EXCESSIVELY_SMALL_FRAGMENT), "{an:?}");
         let c = d.counters();
-        assert_eq!(
-            (c.fragments, c.held, c.reassembled, c.ip_packets),
-            (3, 2, 1, 1)
-        );
+        assert_eq!((c.fragments, c.held, c.reassembled, c.ip_packets), (3, 2, 1, 1));
         assert!(c.is_balanced());
         assert_eq!(d.fragment_usage().datagrams, 0);
     }

@@ -1,0 +1,330 @@
+//! Zeek's `answers` strings, one per record type, and the text form of names and strings.
+//!
+//! Each string is what `scripts/base/protocols/dns/main.zeek` (zeek/zeek) passes to
+//! `DNS::do_reply` for the record, including the `add: ` prefix that hook puts on dynamic-update
+//! additions. Record types without a handler in Zeek's base scripts (HINFO, CAA, TKEY, TSIG, OPT,
+//! SVCB, HTTPS, NetBIOS NB) produce no reply at all: they do not even set `AA`, `RA` or `rtt`.
+//!
+//! Text: Zeek keeps raw bytes and its ASCII writer escapes them. Records here hold the escaped
+//! text so they are valid UTF-8: see [`push_escaped`].
+
+use core::fmt::Write;
+use core::net::Ipv6Addr;
+
+use super::names::qtype_name;
+use super::parser::{CLASS_ANY, CLASS_NONE, Header, RecordRef, Section};
+use super::wire::RData;
+
+/// Appends Zeek's reply text for `rr` to `out` (which should be empty) and returns true, or
+/// returns false when Zeek's base scripts raise no reply for this record. An empty reply
+/// (WKS, TXT without strings) still counts as a reply.
+pub fn reply(h: &Header, rr: &RecordRef<'_>, out: &mut String) -> bool {
+    // Dynamic updates (not NetBIOS, which this crate does not analyse) spell out A/AAAA/A6.
+    let du = h.is_dynamic_update();
+    match rr.rdata {
+        RData::A(a) => {
+            if du {
+                out.push_str("A ");
+                push_escaped(out, rr.name);
+                out.push(' ');
+            }
+            push_ipv4(out, &a);
+        }
+        RData::Aaaa(a) | RData::A6(a) => {
+            if du {
+                out.push_str(if matches!(rr.rdata, RData::Aaaa(_)) { "AAAA " } else { "A6 " });
+                push_escaped(out, rr.name);
+                out.push(' ');
+            }
+            push_ipv6(out, &a);
+        }
+        RData::Ns(name) | RData::Cname(name) | RData::Ptr(name) => push_escaped(out, name),
+        RData::Soa { mname, .. } => push_escaped(out, mname),
+        RData::Wks => {}
+        RData::Mx { exchange, .. } => push_escaped(out, exchange),
+        RData::Txt(strings) | RData::Spf(strings) => {
+            let tag = if matches!(rr.rdata, RData::Txt(_)) { "TXT" } else { "SPF" };
+            for (i, s) in strings.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(tag);
+                out.push(' ');
+                push_decimal(out, s.len() as u64);
+                out.push(' ');
+                push_escaped(out, s);
+            }
+        }
+        RData::Srv { target, .. } => push_escaped(out, target),
+        RData::Naptr { order, preference, flags, services, regexp, replacement } => {
+            let _ = write!(out, "NAPTR {order} {preference} ");
+            push_escaped(out, flags);
+            out.push(' ');
+            push_escaped(out, services);
+            out.push(' ');
+            push_escaped(out, regexp);
+            if !replacement.is_empty() {
+                if !regexp.is_empty() {
+                    out.push(' ');
+                }
+                push_escaped(out, replacement);
+            }
+        }
+        RData::Rrsig { type_covered, signer, .. } => {
+            let _ = write!(out, "RRSIG {type_covered} ");
+            if signer.is_empty() {
+                out.push_str("<Root>");
+            } else {
+                push_escaped(out, signer);
+            }
+        }
+        RData::Dnskey { algorithm, .. } => {
+            let _ = write!(out, "DNSKEY {algorithm}");
+        }
+        RData::Nsec { next, .. } => {
+            out.push_str("NSEC ");
+            push_escaped(out, rr.name);
+            out.push(' ');
+            push_escaped(out, next);
+        }
+        RData::Nsec3 { .. } => out.push_str("NSEC3"),
+        RData::Nsec3Param { .. } => out.push_str("NSEC3PARAM"),
+        RData::Ds { algorithm, digest_type, .. } => {
+            let _ = write!(out, "DS {algorithm} {digest_type}");
+        }
+        RData::Binds { .. } => out.push_str("BIND9 signing signal"),
+        RData::Sshfp { fingerprint, .. } => {
+            out.push_str("SSHFP: ");
+            for &b in fingerprint {
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0x0f)]));
+            }
+        }
+        RData::Loc { size, horiz_pre, vert_pre, .. } => {
+            let _ = write!(out, "LOC:  {size} {horiz_pre} {vert_pre}");
+        }
+        RData::Unknown(_) => {
+            let _ = write!(out, "<unknown type={}>", rr.rtype);
+        }
+        RData::Prerequisite => prerequisite(rr, out),
+        RData::UpdateDelete => {
+            out.push_str("del: ");
+            if rr.class == CLASS_ANY && rr.rtype == CLASS_ANY {
+                out.push_str("RRSet * ");
+                push_escaped(out, rr.name);
+            } else {
+                // Zeek's NONE branch is unreachable: deletes are only reported for class ANY.
+                let _ = write!(out, "RRSet {}", qtype_name(rr.rtype));
+            }
+        }
+        RData::Opt { .. } | RData::Tsig { .. } | RData::Svcb { .. } | RData::Skipped(_) => {
+            return false;
+        }
+    }
+    if du && rr.section == Section::Update && !out.is_empty() && !out.starts_with("del:") {
+        out.insert_str(0, "add: ");
+    }
+    true
+}
+
+/// `dns_dynamic_update_pre`'s wording.
+fn prerequisite(rr: &RecordRef<'_>, out: &mut String) {
+    out.push_str("pre: ");
+    let what = match (rr.class, rr.rtype == CLASS_ANY) {
+        (CLASS_NONE, true) => "NameNotInUse ",
+        (CLASS_ANY, true) => "NameInUse ",
+        (CLASS_NONE, false) => {
+            let _ = write!(out, "NoRRSet {} ", qtype_name(rr.rtype));
+            ""
+        }
+        _ => {
+            let _ = write!(out, "RRSetExists {} ", qtype_name(rr.rtype));
+            ""
+        }
+    };
+    out.push_str(what);
+    push_escaped(out, rr.name);
+}
+
+/// Appends `bytes` as Zeek's ASCII writer (UTF-8 mode, its default) shows a string value:
+/// `\` becomes `\\`, a tab `\x09`; between those, a run that is valid UTF-8 without control,
+/// private-use or special characters is kept as is, any other run has every byte outside
+/// printable ASCII written `\xNN` (lowercase hex). The set separator `,` is left to the log
+/// writer, which escapes it only inside vectors.
+pub fn push_escaped(out: &mut String, bytes: &[u8]) {
+    // Branch-free over the whole slice so it vectorizes: names are mostly plain.
+    if bytes.iter().fold(true, |ok, &b| ok & printable(b) & (b != b'\\')) {
+        push_ascii(out, bytes);
+        return;
+    }
+    out.reserve(bytes.len() + 8);
+    let mut rest = bytes;
+    loop {
+        let cut = rest.iter().position(|&b| b == b'\\' || b == b'\t');
+        let run = &rest[..cut.unwrap_or(rest.len())];
+        push_run(out, run);
+        let Some(i) = cut else { return };
+        out.push_str(if rest[i] == b'\\' { "\\\\" } else { "\\x09" });
+        rest = &rest[i + 1..];
+    }
+}
+
+/// Returns `bytes` escaped by [`push_escaped`].
+pub fn escaped(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
+    push_escaped(&mut s, bytes);
+    s
+}
+
+/// Printable ASCII, space included.
+fn printable(b: u8) -> bool {
+    (0x20..0x7f).contains(&b)
+}
+
+/// Appends bytes known to be printable ASCII.
+fn push_ascii(out: &mut String, bytes: &[u8]) {
+    // Printable ASCII is valid UTF-8, so this never falls back.
+    match core::str::from_utf8(bytes) {
+        Ok(s) => out.push_str(s),
+        Err(_) => bytes.iter().for_each(|&b| out.push(char::from(b))),
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn push_run(out: &mut String, run: &[u8]) {
+    if run.iter().fold(true, |ok, &b| ok & printable(b)) {
+        push_ascii(out, run);
+        return;
+    }
+    if let Ok(s) = core::str::from_utf8(run)
+        && s.chars().all(utf8_char_ok)
+    {
+        out.push_str(s);
+        return;
+    }
+    // Escape through a small stack buffer: one copy and one (ASCII) validation per chunk.
+    out.reserve(run.len() * 4);
+    let mut buf = [0u8; 256];
+    let mut n = 0;
+    for &b in run {
+        if n + 4 > buf.len() {
+            push_ascii(out, &buf[..n]);
+            n = 0;
+        }
+        if printable(b) {
+            buf[n] = b;
+            n += 1;
+        } else {
+            buf[n..n + 4].copy_from_slice(&[b'\\', b'x', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0f)]]);
+            n += 4;
+        }
+    }
+    push_ascii(out, &buf[..n]);
+}
+
+/// Appends a number in decimal, without the formatting machinery.
+pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    push_ascii(out, &buf[at..]);
+}
+
+/// Appends an IPv4 address, dotted decimal.
+pub fn push_ipv4(out: &mut String, addr: &core::net::Ipv4Addr) {
+    for (i, o) in addr.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        push_decimal(out, u64::from(o));
+    }
+}
+
+/// Appends a 16-bit word in lowercase hex without leading zeros.
+fn push_hex_word(out: &mut String, w: u16) {
+    let mut started = false;
+    for shift in [12, 8, 4, 0] {
+        let d = (w >> shift) & 0x0f;
+        if d != 0 || started || shift == 0 {
+            out.push(char::from(HEX[usize::from(d)]));
+            started = true;
+        }
+    }
+}
+
+/// Zeek's `check_ok_utf8` without the decoding: controls, C1, private use and specials are bad.
+fn utf8_char_ok(c: char) -> bool {
+    let c = u32::from(c);
+    !(c <= 0x1f
+        || c == 0x7f
+        || (0x80..=0x9f).contains(&c)
+        || (0xe000..=0xf8ff).contains(&c)
+        || (0xfff0..=0xffff).contains(&c))
+}
+
+/// Appends an IPv6 address as Zeek prints an `addr`: IPv4-mapped addresses (`::ffff:a.b.c.d`)
+/// are IPv4 to Zeek and print dotted; the rest follows Zeek's `zeek_inet_ntop6` (longest run of
+/// two or more zero words as `::`, first run on ties, embedded IPv4 for `::a.b.c.d` and
+/// `::ffff:0:a.b.c.d`), which differs from Rust's `Display` for those embedded forms.
+pub fn push_ipv6(out: &mut String, addr: &Ipv6Addr) {
+    if let Some(v4) = addr.to_ipv4_mapped() {
+        push_ipv4(out, &v4);
+        return;
+    }
+    let words = addr.segments();
+    let (mut best, mut cur): ((usize, usize), Option<(usize, usize)>) = ((0, 0), None);
+    for (i, &w) in words.iter().enumerate() {
+        if w == 0 {
+            let run = cur.map_or((i, 1), |(base, len)| (base, len + 1));
+            cur = Some(run);
+        } else if let Some(run) = cur.take()
+            && run.1 > best.1
+        {
+            best = run;
+        }
+    }
+    if let Some(run) = cur
+        && run.1 > best.1
+    {
+        best = run;
+    }
+    let best = (best.1 >= 2).then_some(best);
+    let octets = addr.octets();
+    for i in 0..8 {
+        if let Some((base, len)) = best
+            && i >= base
+            && i < base + len
+        {
+            if i == base {
+                out.push(':');
+            }
+            continue;
+        }
+        if i != 0 {
+            out.push(':');
+        }
+        let embedded_v4 = i == 6
+            && best.is_some_and(|(base, len)| {
+                base == 0
+                    && (len == 6
+                        || (len == 5 && words[5] == 0xffff)
+                        || (len == 4 && words[4] == 0xffff && words[5] == 0))
+            });
+        if embedded_v4 {
+            push_ipv4(out, &core::net::Ipv4Addr::new(octets[12], octets[13], octets[14], octets[15]));
+            return;
+        }
+        push_hex_word(out, words[i]);
+    }
+    if best.is_some_and(|(base, len)| base + len == 8) {
+        out.push(':');
+    }
+}

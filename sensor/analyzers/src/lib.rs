@@ -1,0 +1,15 @@
+//! Application-layer analyzers of the sensor: they turn a flow's payload into records named and
+//! shaped like Zeek's logs, plus Zeek-named anomalies (`weird`s).
+//!
+//! | module | Zeek log | status |
+//! |---|---|---|
+//! | [`dns`] | `dns.log`, DNS `weird`s | UDP 53/5353/5355, TCP 53 |
+//! | [`stream`] | — | bounded in-order TCP reassembly shared by analyzers |
+//!
+//! Invariants: no input panics; every buffer and table is bounded by a named constant or a
+//! configuration field; the packet path allocates only for the records it emits (and anomaly
+//! text). What each analyzer does differently from Zeek is listed in `docs/<analyzer>.md`.
+//! **Not here:** flow tracking, IP reassembly (sensor-flow, sensor-wire), log writing.
+
+pub mod dns;
+pub mod stream;
