@@ -183,7 +183,7 @@ impl FileSource {
                 if !link.is_supported() {
                     return Step::Fail(CaptureError::UnsupportedLink { path: self.path.clone(), link });
                 }
-                let Some(units_per_sec) = idb.ts_resolution().filter(|&u| u > 0) else {
+                let Some(units_per_sec) = ts_units_per_sec(idb.if_tsresol) else {
                     let reason = format!("interface timestamp resolution {:#x} out of range", idb.if_tsresol);
                     return Step::Fail(malformed_at(&self.path, offset, reason));
                 };
@@ -229,6 +229,14 @@ fn malformed_at(path: &Path, offset: usize, reason: String) -> CaptureError {
 fn capture_anomaly(path: &Path, offset: usize, ts: Option<Timestamp>, detail: String) -> CaptureAnomaly {
     let addl = format!("{}: {detail} at byte offset {offset}", path.display());
     CaptureAnomaly { name: "capture_unknown_interface", addl, ts }
+}
+
+/// Timestamp units per second of a pcapng `if_tsresol` value: 10^n, or 2^n when the top bit is
+/// set. (pcap-parser 0.17's `ts_resolution` tests the base-2 exponent with the flag bit still set,
+/// so it refuses every base-2 resolution; this reads the option as the pcapng spec defines it.)
+fn ts_units_per_sec(tsresol: u8) -> Option<u64> {
+    let exponent = u32::from(tsresol & 0x7f);
+    if tsresol & 0x80 == 0 { 10u64.checked_pow(exponent) } else { 1u64.checked_shl(exponent).filter(|_| exponent < 64) }
 }
 
 /// Converts pcapng timestamp ticks to nanoseconds since the epoch, without overflow.

@@ -10,6 +10,22 @@ use sensor_capture::{CaptureAnomaly, Frame};
 use sensor_flow::{EndReason, Flow, FlowSink, FlowTable, community_id, uid};
 use sensor_output::{ConnId, ConnRecord, DnsRecordLine, OutputError, RecordSink, WeirdRecord, secs};
 use sensor_wire::{Anomaly, Decode, DecodeCounters, FrameDecoder, Timestamp, Transport};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Weirds of one name (per flow, or per name for weirds outside flows) logged before sampling
+/// starts: Zeek's `Weird::sampling_threshold`.
+const WEIRD_SAMPLING_THRESHOLD: u64 = 25;
+/// Past the threshold, one weird in this many is logged: Zeek's `Weird::sampling_rate`. Bounds
+/// the weird log when an attacker (or a tunnel) makes every packet odd.
+const WEIRD_SAMPLING_RATE: u64 = 1000;
+/// How long the counters of weirds outside flows last: Zeek's `Weird::sampling_duration`.
+const WEIRD_SAMPLING_DURATION: Duration = Duration::from_secs(600);
+
+/// Whether the `count`-th weird (1-based) of a kind is logged.
+fn weird_sampled_in(count: u64) -> bool {
+    count <= WEIRD_SAMPLING_THRESHOLD || count.is_multiple_of(WEIRD_SAMPLING_RATE)
+}
 
 /// What the analysers keep per flow.
 #[derive(Default)]
@@ -17,6 +33,8 @@ pub struct AppState {
     dns: Option<Box<DnsFlow>>,
     /// The application protocol confirmed on this flow (Zeek's `service`).
     service: Option<&'static str>,
+    /// DNS weirds raised on this flow, for sampling.
+    dns_weirds: u32,
 }
 
 /// Counters of the pipeline itself (the decoder, flow table and output keep their own).
@@ -32,6 +50,8 @@ pub struct PipelineStats {
     pub flows_evicted: u64,
     /// Anomalies of the capture files themselves.
     pub capture_anomalies: u64,
+    /// Weirds not logged because of sampling (Zeek's `Weird::sampling_*`).
+    pub weirds_sampled_out: u64,
 }
 
 /// Everything a flow's end or an analyser needs besides the flow table.
@@ -41,6 +61,8 @@ struct Context<O> {
     uid_seed: u64,
     local_nets: Vec<IpNet>,
     peer: String,
+    /// Weirds outside flows, per name: (count, when counting started).
+    net_weirds: HashMap<&'static str, (u64, Timestamp)>,
     /// The first output error; the pipeline stops writing once one happened.
     error: Option<OutputError>,
 }
@@ -50,6 +72,21 @@ impl<O: RecordSink> Context<O> {
         if let Err(e) = result {
             self.error.get_or_insert(e);
         }
+    }
+
+    /// Samples a weird outside any flow, per name.
+    fn net_weird_sampled_in(&mut self, ts: Timestamp, name: &'static str) -> bool {
+        let (count, since) = self.net_weirds.entry(name).or_insert((0, ts));
+        if ts.since(*since) >= WEIRD_SAMPLING_DURATION {
+            *count = 0;
+            *since = ts;
+        }
+        *count += 1;
+        let keep = weird_sampled_in(*count);
+        if !keep {
+            self.stats.weirds_sampled_out += 1;
+        }
+        keep
     }
 
     fn is_local(&self, addr: &core::net::IpAddr) -> bool {
@@ -82,6 +119,7 @@ struct DnsOut<'a, O> {
     serial: u64,
     proto: &'static str,
     service: &'a mut Option<&'static str>,
+    weirds: &'a mut u32,
     /// The analyser found the first message was a response from the originator: the flow's
     /// roles must be swapped (Zeek flips the connection).
     flipped: bool,
@@ -97,6 +135,11 @@ impl<O: RecordSink> DnsSink for DnsOut<'_, O> {
     }
 
     fn weird(&mut self, ts: Timestamp, name: &'static str, addl: Option<String>) {
+        *self.weirds = self.weirds.saturating_add(1);
+        if !weird_sampled_in(u64::from(*self.weirds)) {
+            self.ctx.stats.weirds_sampled_out += 1;
+            return;
+        }
         let uid = uid(self.ctx.uid_seed, self.serial);
         self.ctx.weird(ts, Some(&uid), Some(self.id), name, addl.as_deref(), "dns");
     }
@@ -117,8 +160,9 @@ impl<O: RecordSink> FlowSink<AppState> for Context<O> {
         let id = conn_id(&flow);
         if let Some(mut dns) = flow.app.dns.take() {
             let proto = flow.proto_name();
+            let AppState { service, dns_weirds, .. } = &mut flow.app;
             let mut out =
-                DnsOut { ctx: self, id, serial: flow.serial, proto, service: &mut flow.app.service, flipped: false };
+                DnsOut { ctx: self, id, serial: flow.serial, proto, service, weirds: dns_weirds, flipped: false };
             dns.finish(&mut out);
         }
         let uid = uid(self.uid_seed, flow.serial);
@@ -180,6 +224,7 @@ impl<O: RecordSink> Pipeline<O> {
                 uid_seed,
                 local_nets: cfg.site.local_nets.clone(),
                 peer: cfg.site.sensor_name.clone(),
+                net_weirds: HashMap::new(),
                 error: None,
             },
             dns: cfg.dns.analyzer(),
@@ -203,6 +248,9 @@ impl<O: RecordSink> Pipeline<O> {
             }
         }
         for a in anomalies.drain(..) {
+            if !ctx.net_weird_sampled_in(frame.ts, a.name) {
+                continue;
+            }
             let id = match (a.src, a.dst) {
                 (Some(orig_h), Some(resp_h)) => Some(ConnId { orig_h, orig_p: 0, resp_h, resp_p: 0 }),
                 _ => None,
@@ -215,7 +263,9 @@ impl<O: RecordSink> Pipeline<O> {
     pub fn capture_anomaly(&mut self, a: &CaptureAnomaly) {
         self.ctx.stats.capture_anomalies += 1;
         let ts = a.ts.unwrap_or(self.last_ts);
-        self.ctx.weird(ts, None, None, a.name, Some(&a.addl), "capture");
+        if self.ctx.net_weird_sampled_in(ts, a.name) {
+            self.ctx.weird(ts, None, None, a.name, Some(&a.addl), "capture");
+        }
     }
 
     /// The first output error, if writing failed; the caller should stop.
@@ -228,7 +278,9 @@ impl<O: RecordSink> Pipeline<O> {
         let Pipeline { decoder, flows, ctx, anomalies, last_ts, .. } = self;
         decoder.expire(Timestamp(u64::MAX), anomalies);
         for a in anomalies.drain(..) {
-            ctx.weird(*last_ts, None, None, a.name, a.addl.as_deref(), "decode");
+            if ctx.net_weird_sampled_in(*last_ts, a.name) {
+                ctx.weird(*last_ts, None, None, a.name, a.addl.as_deref(), "decode");
+            }
         }
         flows.drain(ctx);
         let flushed = ctx.out.flush();
@@ -282,9 +334,9 @@ fn analyse<O: RecordSink>(
     let id = conn_id(flow);
     let proto = flow.proto_name();
     let serial = flow.serial;
-    let AppState { dns, service } = &mut flow.app;
+    let AppState { dns, service, dns_weirds } = &mut flow.app;
     let Some(dns) = dns.as_mut() else { return };
-    let mut out = DnsOut { ctx, id, serial, proto, service, flipped: false };
+    let mut out = DnsOut { ctx, id, serial, proto, service, weirds: dns_weirds, flipped: false };
     match transport {
         Transport::Udp { payload, .. } => dns.udp(cfg, ts, from_orig, payload, &mut out),
         Transport::Tcp(seg) => dns.tcp(cfg, ts, from_orig, seg, &mut out),
