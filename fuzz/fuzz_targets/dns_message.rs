@@ -8,8 +8,8 @@ use sensor_wire::{TcpFlags, TcpSegment, Timestamp};
 
 struct Discard;
 impl DnsSink for Discard {
-    fn record(&mut self, _: DnsRecord) {}
-    fn weird(&mut self, _: Timestamp, _: &'static str, _: Option<String>) {}
+    fn record(&mut self, _: &DnsRecord) {}
+    fn weird(&mut self, _: Timestamp, _: &'static str, _: Option<&str>) {}
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -7,8 +7,9 @@
 //! | [`stream`] | — | bounded in-order TCP reassembly shared by analyzers |
 //!
 //! Invariants: no input panics; every buffer and table is bounded by a named constant or a
-//! configuration field; the packet path allocates only for the records it emits (and anomaly
-//! text). What each analyzer does differently from Zeek is listed in `docs/<analyzer>.md`.
+//! configuration field; in the steady state the packet path allocates nothing per message:
+//! records and anomaly text are lent to the sink, record buffers recycled (see [`dns`]). What
+//! each analyzer does differently from Zeek is listed in `docs/<analyzer>.md`.
 //! **Not here:** flow tracking, IP reassembly (sensor-flow, sensor-wire), log writing.
 
 pub mod dns;

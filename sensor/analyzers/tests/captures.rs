@@ -19,7 +19,7 @@ fn tcp_gap_capture() {
     assert_eq!((stats.tcp_gaps, stats.tcp_gap_bytes), (1, 34));
     assert!(weirds.is_empty(), "{weirds:?}");
     let mut got: Vec<_> =
-        logged.iter().map(|l| (l.rec.trans_id, l.rec.saw_query, l.rec.saw_reply, l.rec.answers.len())).collect();
+        logged.iter().map(|l| (l.rec.trans_id, l.rec.saw_query, l.rec.saw_reply, l.rec.answers().len())).collect();
     got.sort();
     assert_eq!(got, [(0, true, true, 12), (1, false, true, 12), (2, true, true, 12)]);
 }
@@ -33,7 +33,7 @@ fn tcp_twenty_queries_in_one_segment() {
     assert_eq!(stats.messages, 40);
     assert_eq!(logged.len(), 20);
     assert!(logged.iter().all(|l| l.rec.saw_query && l.rec.saw_reply && l.rec.rcode == Some(3) && l.proto == "tcp"));
-    let names: HashSet<_> = logged.iter().map(|l| l.rec.query.clone().unwrap()).collect();
+    let names: HashSet<_> = logged.iter().map(|l| l.rec.query().unwrap().to_string()).collect();
     assert!(names.contains("0.google.com") && names.contains("19.google.com"));
 }
 
@@ -53,7 +53,7 @@ fn tcp_several_transactions() {
     // sv-dns-ids-keywords: three transactions over TCP (Suricata: one alert each).
     let (logged, weirds, _) = run_capture_stats("dns/sv-dns-ids-keywords.pcap", &DnsConfig::default(), true);
     assert!(weirds.is_empty());
-    let mut names: Vec<_> = logged.iter().map(|l| l.rec.query.clone().unwrap()).collect();
+    let mut names: Vec<_> = logged.iter().map(|l| l.rec.query().unwrap().to_string()).collect();
     names.sort();
     assert_eq!(names, ["oisf.net", "suricata.io", "suricata.org"]);
     assert!(logged.iter().all(|l| l.rec.saw_query && l.rec.saw_reply));
@@ -99,7 +99,7 @@ fn resolver_log_matches_client_queries() {
         let ours: HashSet<(u16, String, String)> = logged
             .iter()
             .filter(|l| l.orig.0.to_string() == "192.168.0.30")
-            .map(|l| (l.orig.1, l.rec.original_query.clone().unwrap(), l.rec.qtype_name().unwrap().into_owned()))
+            .map(|l| (l.orig.1, l.rec.original_query().unwrap().to_string(), l.rec.qtype_name().unwrap().to_string()))
             .collect();
         let log = std::fs::read_to_string(capture_path(&format!("dns-tunnel/{stem}.bind9-query.log"))).unwrap();
         let mut n = 0;

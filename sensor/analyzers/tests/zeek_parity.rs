@@ -73,7 +73,7 @@ fn render(l: &Logged, with_original: bool) -> Vec<String> {
         l.proto.to_string(),
         r.trans_id.to_string(),
         opt(r.rtt.map(|d| format!("{:.6}", d.as_secs_f64()))),
-        opt(r.query.clone()),
+        opt(r.query()),
         opt(r.qclass),
         opt(r.qclass_label()),
         opt(r.qtype),
@@ -85,14 +85,14 @@ fn render(l: &Logged, with_original: bool) -> Vec<String> {
         flag(r.rd),
         flag(r.ra),
         r.z.to_string(),
-        vector(&r.answers),
-        vector(&r.ttls.iter().map(|t| format!("{t}.000000")).collect::<Vec<_>>()),
+        vector(&r.answers().collect::<Vec<_>>()),
+        vector(&r.ttls().iter().map(|t| format!("{t}.000000")).collect::<Vec<_>>()),
         flag(r.rejected),
         opt(r.opcode),
         opt(r.opcode_name()),
     ];
     if with_original {
-        row.push(opt(r.original_query.clone()));
+        row.push(opt(r.original_query()));
     }
     row
 }

@@ -33,7 +33,7 @@ fn pcap(big_endian: bool, nanos: bool, link: u32, records: &[(u32, u32, &[u8])])
 /// A pcapng block: type, body (padded to 32 bits), lengths around it.
 fn block(kind: u32, body: &[u8]) -> Vec<u8> {
     let mut body = body.to_vec();
-    while body.len() % 4 != 0 {
+    while !body.len().is_multiple_of(4) {
         body.push(0);
     }
     let len = (body.len() + 12) as u32;

@@ -3,31 +3,44 @@
 use crate::records::{ConnRecord, DnsRecordLine, WeirdRecord};
 use crate::{OutputError, OutputStats, RecordSink};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Buffer per log file: large enough that a write system call moves a useful amount of data.
+/// Bytes gathered per log before one `write(2)`: large enough that a system call moves a useful
+/// amount of data, small enough to stay in cache.
 const BUFFER: usize = 1 << 20;
 
 struct Log {
     path: PathBuf,
-    out: BufWriter<File>,
+    file: File,
+    buf: Vec<u8>,
 }
 
 impl Log {
     fn create(dir: &Path, name: &str) -> Result<Log, OutputError> {
         let path = dir.join(name);
-        let file = File::create(&path).map_err(|source| OutputError::Io { path: path.clone(), source })?;
-        Ok(Log { path, out: BufWriter::with_capacity(BUFFER, file) })
+        let io = |source| OutputError::Io { path: path.clone(), source };
+        // A new file rather than a truncated old one: ext4 flushes a file that was truncated and
+        // rewritten when it is closed (`auto_da_alloc`), which stalls the end of every re-run.
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+            _ => {}
+        }
+        let file = File::create_new(&path).map_err(io)?;
+        Ok(Log { path, file, buf: Vec::with_capacity(BUFFER + BUFFER / 4) })
     }
 
-    fn io(&self, source: std::io::Error) -> OutputError {
-        OutputError::Io { path: self.path.clone(), source }
+    /// Appends one line written by `write`, and hands full buffers to the kernel.
+    fn line(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), OutputError> {
+        write(&mut self.buf);
+        self.buf.push(b'\n');
+        if self.buf.len() >= BUFFER { self.flush() } else { Ok(()) }
     }
 
-    fn line(&mut self, write: impl FnOnce(&mut BufWriter<File>) -> serde_json::Result<()>) -> Result<(), OutputError> {
-        let result = write(&mut self.out).map_err(std::io::Error::from).and_then(|()| self.out.write_all(b"\n"));
-        result.map_err(|e| self.io(e))
+    fn flush(&mut self) -> Result<(), OutputError> {
+        let result = self.file.write_all(&self.buf);
+        self.buf.clear();
+        result.map_err(|source| OutputError::Io { path: self.path.clone(), source })
     }
 }
 
@@ -37,11 +50,10 @@ pub struct JsonLines {
     dns: Log,
     weird: Log,
     stats: OutputStats,
-    ttls: Vec<f64>,
 }
 
 impl JsonLines {
-    /// Creates (truncating) the three logs in `dir`, creating `dir` if needed.
+    /// Creates the three logs in `dir` (replacing earlier ones), creating `dir` if needed.
     pub fn create(dir: &Path) -> Result<JsonLines, OutputError> {
         std::fs::create_dir_all(dir).map_err(|source| OutputError::Io { path: dir.to_owned(), source })?;
         Ok(JsonLines {
@@ -49,7 +61,6 @@ impl JsonLines {
             dns: Log::create(dir, "dns.jsonl")?,
             weird: Log::create(dir, "weird.jsonl")?,
             stats: OutputStats::default(),
-            ttls: Vec::new(),
         })
     }
 }
@@ -57,25 +68,23 @@ impl JsonLines {
 impl RecordSink for JsonLines {
     fn conn(&mut self, rec: &ConnRecord<'_>) -> Result<(), OutputError> {
         self.stats.conn += 1;
-        self.conn.line(|w| serde_json::to_writer(w, rec))
+        self.conn.line(|out| rec.write_json(out))
     }
 
     fn dns(&mut self, rec: &DnsRecordLine<'_>) -> Result<(), OutputError> {
         self.stats.dns += 1;
-        let ttls = &mut self.ttls;
-        self.dns.line(|w| rec.write_json(w, ttls))
+        self.dns.line(|out| rec.write_json(out))
     }
 
     fn weird(&mut self, rec: &WeirdRecord<'_>) -> Result<(), OutputError> {
         self.stats.weird += 1;
-        self.weird.line(|w| serde_json::to_writer(w, rec))
+        self.weird.line(|out| rec.write_json(out))
     }
 
     fn flush(&mut self) -> Result<(), OutputError> {
-        for log in [&mut self.conn, &mut self.dns, &mut self.weird] {
-            log.out.flush().map_err(|e| log.io(e))?;
-        }
-        Ok(())
+        self.conn.flush()?;
+        self.dns.flush()?;
+        self.weird.flush()
     }
 
     fn stats(&self) -> OutputStats {

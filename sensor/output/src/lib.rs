@@ -7,17 +7,19 @@
 //!
 //! | file | what it holds |
 //! |---|---|
-//! | `records.rs` | [`ConnRecord`], [`DnsRecordLine`], [`WeirdRecord`]: the serialisable shapes |
+//! | `records.rs` | [`ConnRecord`], [`DnsRecordLine`], [`WeirdRecord`] and their JSON |
+//! | `json.rs` | [`json`]: the small JSON object writer the records use |
 //! | `jsonl.rs` | [`JsonLines`]: `conn.jsonl`, `dns.jsonl`, `weird.jsonl` in a directory |
 //! | `lib.rs` | the [`RecordSink`] trait every output implements, [`OutputStats`] |
 //!
 //! The store (sled) will be another [`RecordSink`].
 
+pub mod json;
 mod jsonl;
 mod records;
 
 pub use jsonl::JsonLines;
-pub use records::{ConnId, ConnRecord, DnsRecordLine, WeirdRecord, secs};
+pub use records::{ConnId, ConnRecord, DnsRecordLine, WeirdRecord};
 
 /// Errors of an output.
 #[derive(Debug, thiserror::Error)]

@@ -1,55 +1,51 @@
-//! The record shapes, serialised with Zeek's JSON field names.
+//! The record shapes and their JSON lines, with Zeek's JSON field names.
 
+use crate::json::Object;
 use core::net::IpAddr;
+use core::time::Duration;
 use sensor_analyzers::dns::DnsRecord;
 use sensor_wire::Timestamp;
-use serde::Serialize;
-
-/// Seconds as Zeek's JSON writes times and intervals.
-pub fn secs(ns: u64) -> f64 {
-    ns as f64 / 1e9
-}
 
 /// A connection's endpoints (Zeek's `id` record, flattened as `id.orig_h` …).
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnId {
     /// Originator address.
-    #[serde(rename = "id.orig_h")]
     pub orig_h: IpAddr,
     /// Originator port.
-    #[serde(rename = "id.orig_p")]
     pub orig_p: u16,
     /// Responder address.
-    #[serde(rename = "id.resp_h")]
     pub resp_h: IpAddr,
     /// Responder port.
-    #[serde(rename = "id.resp_p")]
     pub resp_p: u16,
 }
 
+impl ConnId {
+    fn write(&self, o: &mut Object<'_>) {
+        o.addr("id.orig_h", &self.orig_h)
+            .uint("id.orig_p", u64::from(self.orig_p))
+            .addr("id.resp_h", &self.resp_h)
+            .uint("id.resp_p", u64::from(self.resp_p));
+    }
+}
+
 /// One `conn.jsonl` line.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct ConnRecord<'a> {
-    /// First packet, seconds since the epoch.
-    pub ts: f64,
+    /// First packet.
+    pub ts: Timestamp,
     /// Connection uid.
     pub uid: &'a str,
     /// Endpoints.
-    #[serde(flatten)]
     pub id: ConnId,
     /// `tcp`, `udp`, `icmp` or `unknown_transport`.
     pub proto: &'static str,
     /// Application protocol identified (`dns`), if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<&'static str>,
-    /// Seconds between first and last packet; omitted when zero, as Zeek does.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub duration: Option<f64>,
-    /// Originator payload bytes; omitted with `duration`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Last packet minus first; `None` when zero (Zeek leaves it out then).
+    pub duration: Option<Duration>,
+    /// Originator payload bytes; left out with `duration`.
     pub orig_bytes: Option<u64>,
-    /// Responder payload bytes; omitted with `duration`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Responder payload bytes; left out with `duration`.
     pub resp_bytes: Option<u64>,
     /// Zeek's connection state code.
     pub conn_state: &'static str,
@@ -59,8 +55,7 @@ pub struct ConnRecord<'a> {
     pub local_resp: bool,
     /// Bytes acknowledged but never seen.
     pub missed_bytes: u64,
-    /// Zeek's history string.
-    #[serde(skip_serializing_if = "str::is_empty")]
+    /// Zeek's history string (left out when empty).
     pub history: &'a str,
     /// Originator packets.
     pub orig_pkts: u64,
@@ -75,11 +70,37 @@ pub struct ConnRecord<'a> {
     /// Community ID v1.
     pub community_id: &'a str,
     /// Outer VLAN.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub vlan: Option<u16>,
     /// Inner VLAN.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub inner_vlan: Option<u16>,
+}
+
+impl ConnRecord<'_> {
+    /// Appends the record's JSON object (without the newline).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let mut o = Object::new(out);
+        o.secs("ts", self.ts.nanos()).str("uid", self.uid);
+        self.id.write(&mut o);
+        o.str("proto", self.proto)
+            .opt_str("service", self.service)
+            .opt_secs("duration", self.duration.map(|d| d.as_nanos() as u64))
+            .opt_uint("orig_bytes", self.orig_bytes)
+            .opt_uint("resp_bytes", self.resp_bytes)
+            .str("conn_state", self.conn_state)
+            .bool("local_orig", self.local_orig)
+            .bool("local_resp", self.local_resp)
+            .uint("missed_bytes", self.missed_bytes)
+            .opt_str("history", (!self.history.is_empty()).then_some(self.history))
+            .uint("orig_pkts", self.orig_pkts)
+            .uint("orig_ip_bytes", self.orig_ip_bytes)
+            .uint("resp_pkts", self.resp_pkts)
+            .uint("resp_ip_bytes", self.resp_ip_bytes)
+            .uint("ip_proto", u64::from(self.ip_proto))
+            .str("community_id", self.community_id)
+            .opt_uint("vlan", self.vlan.map(u64::from))
+            .opt_uint("inner_vlan", self.inner_vlan.map(u64::from))
+            .end();
+    }
 }
 
 /// One `dns.jsonl` line: a [`DnsRecord`] with the connection it belongs to.
@@ -95,110 +116,52 @@ pub struct DnsRecordLine<'a> {
     pub rec: &'a DnsRecord,
 }
 
-#[derive(Serialize)]
-struct DnsJson<'a> {
-    ts: f64,
-    uid: &'a str,
-    #[serde(flatten)]
-    id: ConnId,
-    proto: &'static str,
-    trans_id: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rtt: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    query: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    qclass: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    qclass_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    qtype: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    qtype_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rcode: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rcode_name: Option<&'a str>,
-    #[serde(rename = "AA")]
-    aa: bool,
-    #[serde(rename = "TC")]
-    tc: bool,
-    #[serde(rename = "RD")]
-    rd: bool,
-    #[serde(rename = "RA")]
-    ra: bool,
-    #[serde(rename = "Z")]
-    z: u8,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    answers: &'a [String],
-    #[serde(rename = "TTLs", skip_serializing_if = "<[f64]>::is_empty")]
-    ttls: &'a [f64],
-    rejected: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    opcode: Option<u8>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    opcode_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    original_query: Option<&'a str>,
-}
-
 impl DnsRecordLine<'_> {
-    /// Writes the line's JSON (without the newline). `ttls` is scratch space, reused across calls.
-    pub fn write_json(&self, out: &mut impl std::io::Write, ttls: &mut Vec<f64>) -> serde_json::Result<()> {
+    /// Appends the record's JSON object (without the newline).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
         let r = self.rec;
-        ttls.clear();
-        ttls.extend(r.ttls.iter().map(|&t| f64::from(t)));
-        let qtype_name = r.qtype_name();
-        let rcode_name = r.rcode_name();
-        let opcode_name = r.opcode_name();
-        let qclass_name = r.qclass_label();
-        let json = DnsJson {
-            ts: secs(r.ts.nanos()),
-            uid: self.uid,
-            id: self.id,
-            proto: self.proto,
-            trans_id: r.trans_id,
-            rtt: r.rtt.map(|d| d.as_secs_f64()),
-            query: r.query.as_deref(),
-            qclass: r.qclass,
-            qclass_name: qclass_name.as_deref(),
-            qtype: r.qtype,
-            qtype_name: qtype_name.as_deref(),
-            rcode: r.rcode,
-            rcode_name: rcode_name.as_deref(),
-            aa: r.aa,
-            tc: r.tc,
-            rd: r.rd,
-            ra: r.ra,
-            z: r.z,
-            answers: &r.answers,
-            ttls,
-            rejected: r.rejected,
-            opcode: r.opcode,
-            opcode_name: opcode_name.as_deref(),
-            // Logged only when the case differs: the same name twice would double the size of
-            // tunnel records for nothing (docs/records.md).
-            original_query: r.original_query.as_deref().filter(|o| r.query.as_deref() != Some(*o)),
-        };
-        serde_json::to_writer(out, &json)
+        let mut o = Object::new(out);
+        o.secs("ts", r.ts.nanos()).str("uid", self.uid);
+        self.id.write(&mut o);
+        o.str("proto", self.proto)
+            .uint("trans_id", u64::from(r.trans_id))
+            .opt_secs("rtt", r.rtt.map(|d| d.as_nanos() as u64))
+            .opt_str("query", r.query())
+            .opt_uint("qclass", r.qclass.map(u64::from))
+            .opt_str("qclass_name", r.qclass_label().as_deref())
+            .opt_uint("qtype", r.qtype.map(u64::from))
+            .opt_str("qtype_name", r.qtype_name().as_deref())
+            .opt_uint("rcode", r.rcode.map(u64::from))
+            .opt_str("rcode_name", r.rcode_name().as_deref())
+            .bool("AA", r.aa)
+            .bool("TC", r.tc)
+            .bool("RD", r.rd)
+            .bool("RA", r.ra)
+            .uint("Z", u64::from(r.z))
+            .strs("answers", r.answers())
+            .whole_secs("TTLs", r.ttls())
+            .bool("rejected", r.rejected)
+            .opt_uint("opcode", r.opcode.map(u64::from))
+            .opt_str("opcode_name", r.opcode_name().as_deref())
+            // Logged only when the case differs: the same long tunnel name twice would double
+            // the size of tunnel records for nothing (docs/records.md).
+            .opt_str("original_query", r.original_query().filter(|o| r.query() != Some(*o)))
+            .end();
     }
 }
 
 /// One `weird.jsonl` line: an anomaly in a packet, a flow, a DNS message or the capture itself.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct WeirdRecord<'a> {
     /// When it was seen.
-    pub ts: f64,
+    pub ts: Timestamp,
     /// The connection, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<&'a str>,
     /// Its endpoints, when known.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub id: Option<ConnId>,
     /// Zeek-style name (e.g. `truncated_IP`, `DNS_RR_length_mismatch`).
     pub name: &'a str,
     /// Extra detail.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub addl: Option<&'a str>,
     /// Whether Zeek would raise a notice for it (always false for now).
     pub notice: bool,
@@ -209,8 +172,18 @@ pub struct WeirdRecord<'a> {
 }
 
 impl WeirdRecord<'_> {
-    /// Timestamp helper.
-    pub fn at(ts: Timestamp) -> f64 {
-        secs(ts.nanos())
+    /// Appends the record's JSON object (without the newline).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let mut o = Object::new(out);
+        o.secs("ts", self.ts.nanos()).opt_str("uid", self.uid);
+        if let Some(id) = &self.id {
+            id.write(&mut o);
+        }
+        o.str("name", self.name)
+            .opt_str("addl", self.addl)
+            .bool("notice", self.notice)
+            .str("peer", self.peer)
+            .str("source", self.source)
+            .end();
     }
 }

@@ -8,7 +8,7 @@ use ipnet::IpNet;
 use sensor_analyzers::dns::{DnsConfig, DnsFlow, DnsRecord, DnsSink, DnsTransport, is_dns_port};
 use sensor_capture::{CaptureAnomaly, Frame};
 use sensor_flow::{EndReason, Flow, FlowSink, FlowTable, community_id, uid};
-use sensor_output::{ConnId, ConnRecord, DnsRecordLine, OutputError, RecordSink, WeirdRecord, secs};
+use sensor_output::{ConnId, ConnRecord, DnsRecordLine, OutputError, RecordSink, WeirdRecord};
 use sensor_wire::{Anomaly, Decode, DecodeCounters, FrameDecoder, Timestamp, Transport};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -102,7 +102,7 @@ impl<O: RecordSink> Context<O> {
         addl: Option<&str>,
         source: &'static str,
     ) {
-        let rec = WeirdRecord { ts: secs(ts.nanos()), uid, id, name, addl, notice: false, peer: &self.peer, source };
+        let rec = WeirdRecord { ts, uid, id, name, addl, notice: false, peer: &self.peer, source };
         let result = self.out.weird(&rec);
         self.record(result);
     }
@@ -126,22 +126,22 @@ struct DnsOut<'a, O> {
 }
 
 impl<O: RecordSink> DnsSink for DnsOut<'_, O> {
-    fn record(&mut self, rec: DnsRecord) {
+    fn record(&mut self, rec: &DnsRecord) {
         *self.service = Some("dns");
         let uid = uid(self.ctx.uid_seed, self.serial);
-        let line = DnsRecordLine { uid: &uid, id: self.id, proto: self.proto, rec: &rec };
+        let line = DnsRecordLine { uid: &uid, id: self.id, proto: self.proto, rec };
         let result = self.ctx.out.dns(&line);
         self.ctx.record(result);
     }
 
-    fn weird(&mut self, ts: Timestamp, name: &'static str, addl: Option<String>) {
+    fn weird(&mut self, ts: Timestamp, name: &'static str, addl: Option<&str>) {
         *self.weirds = self.weirds.saturating_add(1);
         if !weird_sampled_in(u64::from(*self.weirds)) {
             self.ctx.stats.weirds_sampled_out += 1;
             return;
         }
         let uid = uid(self.ctx.uid_seed, self.serial);
-        self.ctx.weird(ts, Some(&uid), Some(self.id), name, addl.as_deref(), "dns");
+        self.ctx.weird(ts, Some(&uid), Some(self.id), name, addl, "dns");
     }
 
     fn roles_flipped(&mut self, _: Timestamp) {
@@ -170,12 +170,12 @@ impl<O: RecordSink> FlowSink<AppState> for Context<O> {
         let duration = flow.duration();
         let has_duration = !duration.is_zero();
         let rec = ConnRecord {
-            ts: secs(flow.start.nanos()),
+            ts: flow.start,
             uid: &uid,
             id,
             proto: flow.proto_name(),
             service: flow.app.service,
-            duration: has_duration.then_some(duration.as_secs_f64()),
+            duration: has_duration.then_some(duration),
             orig_bytes: has_duration.then(|| flow.orig_bytes()),
             resp_bytes: has_duration.then(|| flow.resp_bytes()),
             conn_state: flow.conn_state(),

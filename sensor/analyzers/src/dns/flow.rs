@@ -274,7 +274,7 @@ impl<S: DnsSink> parser::Visitor for Flip<'_, '_, '_, S> {
     fn record(&mut self, h: &parser::Header, rr: &parser::RecordRef<'_>) {
         self.ctx.record(h, rr);
     }
-    fn weird(&mut self, name: &'static str, addl: Option<String>) {
+    fn weird(&mut self, name: &'static str, addl: Option<&str>) {
         self.ctx.weird(name, addl);
     }
     fn violation(&mut self, reason: &'static str) {
@@ -334,7 +334,7 @@ impl<S: DnsSink> FrameSink for FramerSink<'_, S> {
         let is_query = if complete { self.is_query } else { None };
         self.core.message(self.cfg, self.ts, bytes, is_query, self.out);
     }
-    fn weird(&mut self, name: &'static str, addl: Option<String>) {
+    fn weird(&mut self, name: &'static str, addl: Option<&str>) {
         self.core.stats.weirds += 1;
         self.out.weird(self.ts, name, addl);
     }

@@ -19,7 +19,7 @@
 //! lowercased, as in Zeek, so the "original case" of a compressed question is partly lowered.
 
 use super::parser::{Cursor, Visitor};
-use super::weird;
+use super::weird::{self, Addl};
 
 /// Most compression pointers followed for one name (Zeek `dns_max_compression_chain_depth`,
 /// `scripts/base/init-bare.zeek`). Backward-only pointers already make loops impossible; this
@@ -37,15 +37,20 @@ pub const MAX_LABELS: usize = NAME_CAPACITY / 2;
 /// (RFC 1035 §2.3.4 allows 255 octets on the wire).
 pub const NAME_TOO_LONG: usize = 255;
 
-/// A name being extracted: a fixed buffer, no allocation.
+/// Bytes copied per label when the message and the buffer have them: a fixed-size copy is a few
+/// vector moves where a label-sized one is a `memcpy` call. The longest label and its dot.
+const LABEL_BLOCK: usize = MAX_LABEL_LEN + 1;
+
+/// A name being extracted: a fixed buffer, no allocation. [`LABEL_BLOCK`] bytes of slack past the
+/// largest capacity let every label be copied as a whole block.
 pub(crate) struct NameBuf {
-    buf: [u8; TSIG_NAME_CAPACITY + 1],
+    buf: [u8; TSIG_NAME_CAPACITY + 1 + LABEL_BLOCK],
     len: usize,
 }
 
 impl NameBuf {
     pub(crate) const fn new() -> Self {
-        NameBuf { buf: [0; TSIG_NAME_CAPACITY + 1], len: 0 }
+        NameBuf { buf: [0; TSIG_NAME_CAPACITY + 1 + LABEL_BLOCK], len: 0 }
     }
 
     /// The presentation bytes.
@@ -102,7 +107,7 @@ fn extract<V: Visitor + ?Sized>(
     v: &mut V,
 ) -> bool {
     if depth > MAX_COMPRESSION_DEPTH {
-        v.weird(weird::MAX_COMPRESSION_CHAIN_DEPTH_EXCEEDED, Some(depth.to_string()));
+        v.weird(weird::MAX_COMPRESSION_CHAIN_DEPTH_EXCEEDED, Some(Addl::num(depth).as_str()));
         return true;
     }
     let start = out.len;
@@ -150,9 +155,14 @@ fn extract<V: Visitor + ?Sized>(
             v.weird(weird::LABEL_LEN_GT_NAME_LEN, None);
             return false;
         }
-        // room <= capacity <= buffer size, so the label and its dot fit.
-        out.buf[out.len..out.len + label_len].copy_from_slice(&msg[*pos..*pos + label_len]);
-        out.buf[out.len + label_len] = b'.';
+        // room <= capacity <= buffer size, so the label and its dot fit. Bytes copied past the
+        // label are overwritten by the dot and what follows, or lie past `len`.
+        let (at, from) = (out.len, *pos);
+        match (out.buf.get_mut(at..at + LABEL_BLOCK), msg.get(from..from + LABEL_BLOCK)) {
+            (Some(dst), Some(src)) => dst.copy_from_slice(src),
+            _ => out.buf[at..at + label_len].copy_from_slice(&msg[from..from + label_len]),
+        }
+        out.buf[at + label_len] = b'.';
         out.len += label_len + 1;
         room -= label_len + 1;
         *pos += label_len;

@@ -134,8 +134,8 @@ impl Visitor for Collect {
         });
     }
 
-    fn weird(&mut self, name: &'static str, addl: Option<String>) {
-        self.anomalies.push((name, addl));
+    fn weird(&mut self, name: &'static str, addl: Option<&str>) {
+        self.anomalies.push((name, addl.map(str::to_owned)));
     }
 
     fn violation(&mut self, reason: &'static str) {

@@ -3,7 +3,8 @@
 //! # Map
 //! | file | what |
 //! |---|---|
-//! | `mod.rs` | public types: [`DnsConfig`], [`DnsRecord`], [`DnsSink`], [`DnsStats`], ports |
+//! | `mod.rs` | public types: [`DnsConfig`], [`DnsSink`], [`DnsStats`], ports |
+//! | `record.rs` | [`DnsRecord`] and its accessors; the per-thread pool that recycles records |
 //! | [`parser`] | pure message parsing with Zeek's semantics, reported to a [`parser::Visitor`] |
 //! | `labels.rs` | names and compression pointers; limits [`MAX_COMPRESSION_DEPTH`] … |
 //! | `wire.rs` | header, sections, type numbers, decoded RDATA ([`RData`]), the read cursor |
@@ -24,10 +25,35 @@
 //! - Records follow Zeek's base scripts (`zeek -b base/protocols/dns`, plus
 //!   `policy/protocols/dns/log-original-query-case` for [`DnsRecord::original_query`]).
 //!   Differences are listed in `docs/dns.md`.
+//! - Nothing is allocated per message in the steady state. [`DnsSink::record`] borrows the
+//!   record for the call (serialise it there, or clone it); its buffers then go back to a
+//!   per-thread pool for a later transaction. The pool is bounded ([`RECORD_POOL_CAPACITY`],
+//!   [`RECORD_POOL_KEEP_TEXT`]); its counters are [`record_pool_stats`]. A weird's `addl` is
+//!   lent the same way ([`DnsSink::weird`]). What still allocates, per flow: a pending queue
+//!   on first use (a second query in flight, an unmatched response), TCP reassembly buffers.
 //! - Bounded: pending records per flow, per-record answers, TCP buffers; see
 //!   [`DnsConfig`], [`MAX_ANSWERS_PER_RECORD`], [`MAX_ANSWER_BYTES_PER_RECORD`]. No input panics.
 //! - Not done: NetBIOS name service (137/udp, which Zeek also logs in `dns.log`), DNS over
 //!   HTTPS/TLS/QUIC, DNS on other ports.
+//!
+//! # Reading a record
+//! Every `dns.log` column, for a record writer:
+//!
+//! | column | from [`DnsRecord`] `r` |
+//! |---|---|
+//! | `ts`, `trans_id`, `rtt` | `r.ts`, `r.trans_id`, `r.rtt` (`Option<Duration>`) |
+//! | `query`, `original_query` | [`r.query()`](DnsRecord::query), [`r.original_query()`](DnsRecord::original_query): `Option<&str>` |
+//! | `qclass`, `qclass_name` | `r.qclass`, [`r.qclass_label()`](DnsRecord::qclass_label) |
+//! | `qtype`, `qtype_name` | `r.qtype`, [`r.qtype_name()`](DnsRecord::qtype_name) |
+//! | `rcode`, `rcode_name` | `r.rcode`, [`r.rcode_name()`](DnsRecord::rcode_name) |
+//! | `opcode`, `opcode_name` | `r.opcode`, [`r.opcode_name()`](DnsRecord::opcode_name) |
+//! | `AA`, `TC`, `RD`, `RA`, `Z`, `rejected` | `r.aa`, `r.tc`, `r.rd`, `r.ra`, `r.z`, `r.rejected` |
+//! | `answers` | [`r.answers()`](DnsRecord::answers): [`Answers`], an exact-size iterator of `&str` |
+//! | `TTLs` | [`r.ttls()`](DnsRecord::ttls): `&[u32]` seconds, one per answer |
+//! | (extra) | [`r.answer_addrs()`](DnsRecord::answer_addrs), `r.request_len`, `r.response_len`, `r.total_answers`, `r.total_replies`, `r.saw_query`, `r.saw_reply` |
+//!
+//! The `*_name` methods (and `qclass_label`) return a [`NameText`], which derefs to `str`: Zeek's
+//! table text, or its default (`query-N`) built inline; none allocates.
 //!
 //! # Example
 //! ```
@@ -37,8 +63,9 @@
 //! #[derive(Default)]
 //! struct Out(Vec<DnsRecord>);
 //! impl DnsSink for Out {
-//!     fn record(&mut self, rec: DnsRecord) { self.0.push(rec) }
-//!     fn weird(&mut self, _: Timestamp, _: &'static str, _: Option<String>) {}
+//!     // A log writer would serialise `rec` here; this test keeps a copy.
+//!     fn record(&mut self, rec: &DnsRecord) { self.0.push(rec.clone()) }
+//!     fn weird(&mut self, _: Timestamp, _: &'static str, _: Option<&str>) {}
 //! }
 //!
 //! // A query for example.com/A, then its response with 93.184.216.34.
@@ -54,12 +81,13 @@
 //! flow.udp(&cfg, Timestamp::from_parts(1, 5_000_000), false, &response, &mut out);
 //! flow.finish(&mut out);
 //! assert_eq!(out.0.len(), 1);
-//! assert_eq!(out.0[0].query.as_deref(), Some("example.com"));
-//! assert_eq!(out.0[0].answers, ["93.184.216.34"]);
-//! assert_eq!(out.0[0].rtt, Some(core::time::Duration::from_millis(5)));
+//! let rec = &out.0[0];
+//! assert_eq!(rec.query(), Some("example.com"));
+//! assert!(rec.answers().eq(["93.184.216.34"]));
+//! assert_eq!(rec.ttls(), [3600]);
+//! assert_eq!(rec.rtt, Some(core::time::Duration::from_millis(5)));
 //! ```
 
-use std::borrow::Cow;
 use std::net::IpAddr;
 
 use sensor_wire::Timestamp;
@@ -71,6 +99,7 @@ pub mod names;
 pub mod parser;
 mod rdata;
 mod rdata_dnssec;
+mod record;
 pub mod render;
 mod tcp;
 mod transactions;
@@ -91,7 +120,12 @@ mod tests_tcp;
 pub use flow::{DnsFlow, MAX_VIOLATIONS, TOO_MANY_VIOLATIONS};
 pub use labels::{MAX_COMPRESSION_DEPTH, MAX_LABEL_LEN, MAX_LABELS, NAME_CAPACITY, NAME_TOO_LONG, TSIG_NAME_CAPACITY};
 pub use message::{Message, ParseError, Question, ResourceRecord, parse_message, parse_message_with};
+pub use names::NameText;
 pub use parser::{MAX_QUESTIONS, Sections};
+pub use record::{
+    Answers, DnsRecord, RECORD_POOL_CAPACITY, RECORD_POOL_KEEP_ANSWERS, RECORD_POOL_KEEP_TEXT, RecordPoolStats,
+    record_pool_stats,
+};
 pub use transactions::{
     MAX_ANSWER_BYTES_PER_RECORD, MAX_ANSWERS_PER_RECORD, ZEEK_MAX_PENDING_MSGS, ZEEK_MAX_PENDING_QUERY_IDS,
 };
@@ -143,11 +177,13 @@ impl Default for DnsConfig {
 
 /// Receives a flow's records and anomalies.
 pub trait DnsSink {
-    /// One `dns.log` line.
-    fn record(&mut self, rec: DnsRecord);
+    /// One `dns.log` line. The record is borrowed for the call only: the analyzer reuses its
+    /// buffers afterwards (clone it to keep it).
+    fn record(&mut self, rec: &DnsRecord);
     /// One `weird.log` line: `name` is Zeek's (see [`weird`]); every occurrence is reported,
-    /// sampling and de-duplication are the weird stage's.
-    fn weird(&mut self, ts: Timestamp, name: &'static str, addl: Option<String>);
+    /// sampling and de-duplication are the weird stage's. `addl` is formatted on the stack and
+    /// lent for the call.
+    fn weird(&mut self, ts: Timestamp, name: &'static str, addl: Option<&str>);
     /// An analyzer violation (Zeek's `analyzer_violation_info`): the flow does not look like
     /// DNS. Default: ignored.
     fn violation(&mut self, ts: Timestamp, reason: &'static str) {
@@ -159,86 +195,6 @@ pub trait DnsSink {
     /// is multicast. Default: ignored.
     fn roles_flipped(&mut self, ts: Timestamp) {
         let _ = ts;
-    }
-}
-
-/// One `dns.log` line, minus `uid`, `id.*` and `proto`, which the caller adds from the flow.
-/// Text fields hold Zeek's bytes escaped as by [`render::push_escaped`].
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct DnsRecord {
-    /// When the first message of the transaction was seen.
-    pub ts: Timestamp,
-    /// Transaction id.
-    pub trans_id: u16,
-    /// From query to first logged answer; `None` when there was no answer or no query.
-    pub rtt: Option<core::time::Duration>,
-    /// Question name, lowercased; or the first answer's owner name.
-    pub query: Option<String>,
-    /// QCLASS of the query.
-    pub qclass: Option<u16>,
-    /// QTYPE of the query.
-    pub qtype: Option<u16>,
-    /// RCODE of the response.
-    pub rcode: Option<u16>,
-    /// AA of the response (set when an answer is logged).
-    pub aa: bool,
-    /// TC of the query.
-    pub tc: bool,
-    /// RD of the query.
-    pub rd: bool,
-    /// RA of the response (set when an answer is logged).
-    pub ra: bool,
-    /// Zeek's `Z` of the query: the three bits Z, AD, CD.
-    pub z: u8,
-    /// Zeek's rendering of each answer (see [`render::reply`]).
-    pub answers: Vec<String>,
-    /// TTL of each answer, seconds (Zeek writes them as intervals, `300.000000`).
-    pub ttls: Vec<u32>,
-    /// The server rejected the query (error with no question echoed, or a response with no
-    /// records at all).
-    pub rejected: bool,
-    /// Opcode of the latest message.
-    pub opcode: Option<u8>,
-    /// Question name as sent (`policy/protocols/dns/log-original-query-case`), standard
-    /// queries only; set whenever `query` came from a query, even when identical.
-    pub original_query: Option<String>,
-    /// Zeek's `saw_query`: a query (or, for multicast, any message) was seen.
-    pub saw_query: bool,
-    /// Zeek's `saw_reply`.
-    pub saw_reply: bool,
-    /// Zeek's `total_answers`: ANCOUNT of the response.
-    pub total_answers: Option<u16>,
-    /// Zeek's `total_replies`: ANCOUNT + NSCOUNT + ARCOUNT of the response.
-    pub total_replies: Option<u32>,
-    /// Size of the query message in bytes (not in Zeek's log).
-    pub request_len: Option<u32>,
-    /// Size of the response message in bytes (not in Zeek's log).
-    pub response_len: Option<u32>,
-    /// Addresses of the logged A/AAAA answers, in order (not in Zeek's log).
-    pub answer_addrs: Vec<IpAddr>,
-}
-
-impl DnsRecord {
-    /// `qclass_name` when Zeek's table names the class; `None` when unset or when Zeek would
-    /// print its default `qclass-N` (use [`DnsRecord::qclass_label`] for the exact text).
-    pub fn qclass_name(&self) -> Option<&'static str> {
-        self.qclass.and_then(names::qclass_table)
-    }
-    /// `qclass_name` exactly as Zeek logs it.
-    pub fn qclass_label(&self) -> Option<Cow<'static, str>> {
-        self.qclass.map(names::qclass_name)
-    }
-    /// `qtype_name` exactly as Zeek logs it (`query-N` for unnamed types).
-    pub fn qtype_name(&self) -> Option<Cow<'static, str>> {
-        self.qtype.map(names::qtype_name)
-    }
-    /// `rcode_name` exactly as Zeek logs it.
-    pub fn rcode_name(&self) -> Option<Cow<'static, str>> {
-        self.rcode.map(names::rcode_name)
-    }
-    /// `opcode_name` exactly as Zeek logs it.
-    pub fn opcode_name(&self) -> Option<Cow<'static, str>> {
-        self.opcode.map(names::opcode_name)
     }
 }
 

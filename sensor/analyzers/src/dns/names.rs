@@ -5,8 +5,103 @@
 //! including its `&default` functions for numbers without a name (`query-N`, `qclass-N`,
 //! `rcode-N`, `opcode-N`). NetBIOS opcode names are not here: port 137 is not analysed as DNS by
 //! this crate (see `docs/dns.md`).
+//!
+//! The `*_name` functions return a [`NameText`]: the table's `&'static str`, or the default text
+//! built inline, so logging a record never allocates for its names.
 
-use std::borrow::Cow;
+use core::fmt;
+use core::ops::Deref;
+
+/// Zeek's name for a number: a table entry, or the `&default` text (`query-N`, `qclass-N`,
+/// `rcode-N`, `opcode-N`) built without allocating. Dereferences to `str`.
+#[derive(Clone, Copy)]
+pub struct NameText(Repr);
+
+#[derive(Clone, Copy)]
+enum Repr {
+    Table(&'static str),
+    /// `prefix-N`: at most 7 + 5 bytes.
+    Default {
+        buf: [u8; 12],
+        len: u8,
+    },
+}
+
+impl NameText {
+    /// `prefix` (at most 7 bytes) and `n` in decimal.
+    fn default_text(prefix: &'static str, n: u16) -> Self {
+        let mut buf = [0u8; 12];
+        let p = prefix.len().min(7);
+        buf[..p].copy_from_slice(&prefix.as_bytes()[..p]);
+        let mut digits = [0u8; 5];
+        let (mut at, mut n) = (digits.len(), n);
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let d = digits.len() - at;
+        buf[p..p + d].copy_from_slice(&digits[at..]);
+        NameText(Repr::Default { buf, len: (p + d) as u8 })
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Repr::Table(s) => s,
+            // ASCII by construction, so this never falls back.
+            Repr::Default { buf, len } => core::str::from_utf8(&buf[..usize::from(*len)]).unwrap_or_default(),
+        }
+    }
+}
+
+impl Deref for NameText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for NameText {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for NameText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for NameText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq for NameText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for NameText {}
+
+impl PartialEq<str> for NameText {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for NameText {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 /// `DNS::query_types`: the name of an RR/query type, `None` when Zeek uses its default.
 pub fn qtype_table(qtype: u16) -> Option<&'static str> {
@@ -106,10 +201,10 @@ pub fn qtype_table(qtype: u16) -> Option<&'static str> {
 }
 
 /// `DNS::query_types[qtype]` with its default: `query-N` for unnamed types.
-pub fn qtype_name(qtype: u16) -> Cow<'static, str> {
+pub fn qtype_name(qtype: u16) -> NameText {
     match qtype_table(qtype) {
-        Some(name) => Cow::Borrowed(name),
-        None => Cow::Owned(format!("query-{qtype}")),
+        Some(name) => NameText(Repr::Table(name)),
+        None => NameText::default_text("query-", qtype),
     }
 }
 
@@ -127,17 +222,17 @@ pub fn qclass_table(qclass: u16) -> Option<&'static str> {
 }
 
 /// `DNS::classes[qclass]` with its default: `qclass-N` for unnamed classes.
-pub fn qclass_name(qclass: u16) -> Cow<'static, str> {
+pub fn qclass_name(qclass: u16) -> NameText {
     match qclass_table(qclass) {
-        Some(name) => Cow::Borrowed(name),
-        None => Cow::Owned(format!("qclass-{qclass}")),
+        Some(name) => NameText(Repr::Table(name)),
+        None => NameText::default_text("qclass-", qclass),
     }
 }
 
 /// `DNS::base_errors[rcode]` with its default `rcode-N`. The header carries 4 bits; Zeek does
 /// not merge the EDNS extended rcode into `dns.log`, so only 0–15 occur in practice.
-pub fn rcode_name(rcode: u16) -> Cow<'static, str> {
-    Cow::Borrowed(match rcode {
+pub fn rcode_name(rcode: u16) -> NameText {
+    NameText(Repr::Table(match rcode {
         0 => "NOERROR",
         1 => "FORMERR",
         2 => "SERVFAIL",
@@ -163,21 +258,21 @@ pub fn rcode_name(rcode: u16) -> Cow<'static, str> {
         22 => "BADTRUNC",
         23 => "BADCOOKIE",
         3842 => "BADSIG",
-        _ => return Cow::Owned(format!("rcode-{rcode}")),
-    })
+        _ => return NameText::default_text("rcode-", rcode),
+    }))
 }
 
 /// `DNS::opcodes[opcode]` with its default `opcode-N`.
-pub fn opcode_name(opcode: u8) -> Cow<'static, str> {
-    Cow::Borrowed(match opcode {
+pub fn opcode_name(opcode: u8) -> NameText {
+    NameText(Repr::Table(match opcode {
         0 => "query",
         1 => "iquery",
         2 => "server-status",
         4 => "notify",
         5 => "dynamic-update",
         6 => "dso",
-        _ => return Cow::Owned(format!("opcode-{opcode}")),
-    })
+        _ => return NameText::default_text("opcode-", u16::from(opcode)),
+    }))
 }
 
 #[cfg(test)]
@@ -196,5 +291,11 @@ mod tests {
         assert_eq!(rcode_name(24), "rcode-24");
         assert_eq!(opcode_name(5), "dynamic-update");
         assert_eq!(opcode_name(3), "opcode-3");
+        assert_eq!(qtype_name(65535).as_str(), "query-65535");
+        assert_eq!(qclass_name(65535).to_string(), "qclass-65535");
+        assert_eq!(rcode_name(65535), "rcode-65535");
+        assert_eq!(opcode_name(255), "opcode-255");
+        assert_eq!(qtype_name(0), "query-0");
+        assert_eq!(format!("{:?}", qtype_name(1)), "\"A\"");
     }
 }

@@ -7,7 +7,7 @@
 //! RDLENGTH; WKS and dynamic-update prerequisites leave their RDATA unread; types for which Zeek's
 //! base scripts have no event handler (HINFO, CAA, TKEY) are skipped by RDLENGTH without a look.
 //! A failure inside a section stops the message ([`Outcome::Stopped`]): what was visited stays
-//! valid. Nothing here allocates except `addl` strings of anomalies.
+//! valid. Nothing here allocates (anomalies' `addl` text is formatted on the stack).
 //!
 //! By default only the header, questions and answer (or prerequisite/update) sections are
 //! parsed, as Zeek does with its defaults `dns_skip_all_auth = T`, `dns_skip_all_addl = T`;
@@ -17,6 +17,7 @@ use std::cell::RefCell;
 
 use super::labels::{NAME_CAPACITY, NameBuf, extract_name};
 use super::rdata;
+use super::weird::Addl;
 pub(crate) use super::wire::Cursor;
 pub use super::wire::{
     CLASS_ANY, CLASS_NONE, HEADER_LEN, Header, MAX_QUESTIONS, OPCODE_NOTIFY, OPCODE_QUERY, OPCODE_UPDATE, RData,
@@ -72,7 +73,7 @@ pub trait Visitor {
         let _ = (header, record);
     }
     /// An anomaly, named as in [`super::weird`].
-    fn weird(&mut self, name: &'static str, addl: Option<String>);
+    fn weird(&mut self, name: &'static str, addl: Option<&str>);
     /// An analyzer violation (Zeek's `AnalyzerViolation`): the input does not look like DNS.
     fn violation(&mut self, reason: &'static str) {
         let _ = reason;
@@ -142,13 +143,13 @@ pub fn parse<V: Visitor + ?Sized>(bytes: &[u8], opts: &ParseOptions, v: &mut V) 
         return Outcome::TooShort;
     };
     if !h.is_tracked_opcode() {
-        v.weird(weird::UNKNOWN_OPCODE, Some(h.opcode.to_string()));
+        v.weird(weird::UNKNOWN_OPCODE, Some(Addl::num(h.opcode).as_str()));
         return Outcome::UnknownOpcode(h.opcode);
     }
     v.header(&h);
     if h.qdcount > MAX_QUESTIONS {
         v.violation(weird::VIOLATION_CONN_COUNT_TOO_LARGE);
-        v.weird(weird::CONN_COUNT_TOO_LARGE, Some(format!("{} > {MAX_QUESTIONS}", h.qdcount)));
+        v.weird(weird::CONN_COUNT_TOO_LARGE, Some(Addl::fmt(format_args!("{} > {MAX_QUESTIONS}", h.qdcount)).as_str()));
         return Outcome::Stopped;
     }
     // One scratch per thread: the name buffers are 3 KiB, too much to zero per message. A
@@ -184,7 +185,7 @@ fn sections<V: Visitor + ?Sized>(
 
     if h.is_dynamic_update() {
         if h.qdcount != 1 {
-            v.weird(weird::DU_INVALID_ZONE_COUNT, Some(h.qdcount.to_string()));
+            v.weird(weird::DU_INVALID_ZONE_COUNT, Some(Addl::num(h.qdcount).as_str()));
             return Outcome::Stopped;
         }
         let Some((zone_type, zone_class)) = ctx.rr_header(&mut cur, v) else {
@@ -299,7 +300,10 @@ impl Ctx<'_> {
                 Section::Prerequisite => {
                     // Zeek leaves a prerequisite's RDATA unread.
                     if ttl != 0 {
-                        v.weird(weird::DYNAMIC_UPDATE_PREREQ_NONZERO_TTL, Some((ttl as i32).to_string()));
+                        v.weird(
+                            weird::DYNAMIC_UPDATE_PREREQ_NONZERO_TTL,
+                            Some(Addl::fmt(format_args!("{}", ttl as i32)).as_str()),
+                        );
                     } else if ((class == CLASS_ANY || class == CLASS_NONE) && rdlength == 0) || class == self.zone_class
                     {
                         self.visit(&rr, RData::Prerequisite, v);

@@ -9,6 +9,7 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 
 use super::labels::{NAME_CAPACITY, TSIG_NAME_CAPACITY, extract_name};
 use super::parser::{Ctx, Cursor, Section, Visitor};
+use super::weird::Addl;
 use super::wire::{CharStrings, RData, rr_type};
 use super::{DnsTransport, weird};
 
@@ -126,7 +127,7 @@ pub(crate) fn parse<V: Visitor + ?Sized>(ctx: &mut Ctx<'_>, cur: &mut Cursor<'_>
             let (latitude, longitude, altitude) = (cur.u32(), cur.u32(), cur.u32());
             let version = (vs >> 8) as u8;
             if version != 0 {
-                v.weird(weird::LOC_VERSION_UNRECOGNIZED, Some(version.to_string()));
+                v.weird(weird::LOC_VERSION_UNRECOGNIZED, Some(Addl::num(version).as_str()));
             }
             let rd = RData::Loc {
                 version,
@@ -146,7 +147,7 @@ pub(crate) fn parse<V: Visitor + ?Sized>(ctx: &mut Ctx<'_>, cur: &mut Cursor<'_>
         other => {
             let raw = cur.take(rdlen as i64);
             ctx.visit(rr, RData::Unknown(raw), v);
-            v.weird(weird::RR_UNKNOWN_TYPE, Some(other.to_string()));
+            v.weird(weird::RR_UNKNOWN_TYPE, Some(Addl::num(other).as_str()));
         }
     }
     true
@@ -279,8 +280,8 @@ fn ecs<V: Visitor + ?Sized>(body: &[u8], v: &mut V) {
         _ => return,
     };
     if source_prefix > max {
-        v.weird(bad_prefix, Some(format!("{source_prefix} bits")));
+        v.weird(bad_prefix, Some(Addl::fmt(format_args!("{source_prefix} bits")).as_str()));
     } else if source_prefix > have_bits {
-        v.weird(bad_addr, Some(format!("need {source_prefix} bits, have {have_bits} bits")));
+        v.weird(bad_addr, Some(Addl::fmt(format_args!("need {source_prefix} bits, have {have_bits} bits")).as_str()));
     }
 }

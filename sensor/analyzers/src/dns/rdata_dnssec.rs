@@ -5,7 +5,7 @@
 use super::labels::{NAME_CAPACITY, extract_name};
 use super::parser::{Ctx, Cursor, Visitor};
 use super::rdata::RrHeader;
-use super::weird;
+use super::weird::{self, Addl};
 use super::wire::{RData, rr_type as t};
 
 /// Parses RRSIG, DNSKEY, NSEC, NSEC3, NSEC3PARAM, DS, BINDS and SSHFP.
@@ -26,7 +26,7 @@ pub(crate) fn parse<V: Visitor + ?Sized>(ctx: &mut Ctx<'_>, cur: &mut Cursor<'_>
             }
             let signature = cur.take(rdlen - ((cur.pos() - start) as i64 + 18));
             if let Some(name) = algorithm_weird(algorithm, &RRSIG_ALGO_WEIRDS) {
-                v.weird(name, Some(algorithm.to_string()));
+                v.weird(name, Some(Addl::num(algorithm).as_str()));
             }
             let signer = ctx.scratch.a.as_bytes();
             let rd = RData::Rrsig {
@@ -50,16 +50,16 @@ pub(crate) fn parse<V: Visitor + ?Sized>(ctx: &mut Ctx<'_>, cur: &mut Cursor<'_>
             let [protocol, algorithm] = cur.u16().to_be_bytes();
             let public_key = cur.take(rdlen - 4);
             if flags & 0xfe7e != 0 {
-                v.weird(weird::DNSKEY_INVALID_FLAG, Some(flags.to_string()));
+                v.weird(weird::DNSKEY_INVALID_FLAG, Some(Addl::num(flags).as_str()));
             }
             if flags & 0x0181 == 0x0181 {
-                v.weird(weird::DNSKEY_REVOKED_KSK, Some(flags.to_string()));
+                v.weird(weird::DNSKEY_REVOKED_KSK, Some(Addl::num(flags).as_str()));
             }
             if protocol != 3 {
-                v.weird(weird::DNSKEY_INVALID_PROTOCOL, Some(protocol.to_string()));
+                v.weird(weird::DNSKEY_INVALID_PROTOCOL, Some(Addl::num(protocol).as_str()));
             }
             if let Some(name) = algorithm_weird(algorithm, &DNSKEY_ALGO_WEIRDS) {
-                v.weird(name, Some(algorithm.to_string()));
+                v.weird(name, Some(Addl::num(algorithm).as_str()));
             }
             ctx.visit(rr, RData::Dnskey { flags, protocol, algorithm, public_key }, v);
         }
@@ -105,8 +105,8 @@ pub(crate) fn parse<V: Visitor + ?Sized>(ctx: &mut Ctx<'_>, cur: &mut Cursor<'_>
             let digest = cur.take(rdlen - 4);
             match digest_type {
                 1..=4 => {}
-                0 => v.weird(weird::DS_RESERVED_DIGEST_TYPE, Some(digest_type.to_string())),
-                _ => v.weird(weird::DS_UNKNOWN_DIGEST_TYPE, Some(digest_type.to_string())),
+                0 => v.weird(weird::DS_RESERVED_DIGEST_TYPE, Some(Addl::num(digest_type).as_str())),
+                _ => v.weird(weird::DS_UNKNOWN_DIGEST_TYPE, Some(Addl::num(digest_type).as_str())),
             }
             ctx.visit(rr, RData::Ds { key_tag, algorithm, digest_type, digest }, v);
         }
@@ -144,7 +144,7 @@ fn type_bitmaps<'a, V: Visitor + ?Sized>(
     while left > 0 && cur.remaining() > 0 {
         let [window, len] = cur.u16().to_be_bytes();
         if len == 0 {
-            v.weird(zero_len, Some(window.to_string()));
+            v.weird(zero_len, Some(Addl::num(window).as_str()));
             break;
         }
         cur.take(i64::from(len));
@@ -230,7 +230,7 @@ fn svc_params<V: Visitor + ?Sized>(cur: &mut Cursor<'_>, mut left: i64, v: &mut 
         let mut len = i64::from(cur.u16());
         left -= 4;
         let malformed = if len > left {
-            v.weird(weird::SVCB_PARAM_VALUE_TOOBIG, Some(format!("{len} capped to {left}")));
+            v.weird(weird::SVCB_PARAM_VALUE_TOOBIG, Some(Addl::fmt(format_args!("{len} capped to {left}")).as_str()));
             len = left;
             true
         } else {

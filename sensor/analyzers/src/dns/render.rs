@@ -15,12 +15,14 @@ use super::names::qtype_name;
 use super::parser::{CLASS_ANY, CLASS_NONE, Header, RecordRef, Section};
 use super::wire::RData;
 
-/// Appends Zeek's reply text for `rr` to `out` (which should be empty) and returns true, or
-/// returns false when Zeek's base scripts raise no reply for this record. An empty reply
-/// (WKS, TXT without strings) still counts as a reply.
+/// Appends Zeek's reply text for `rr` to `out` and returns true, or returns false, with `out`
+/// untouched, when Zeek's base scripts raise no reply for this record. An empty reply (WKS,
+/// TXT without strings) still counts as a reply. What `out` held before is left as it was, so
+/// one buffer can collect a record's answers one after the other.
 pub fn reply(h: &Header, rr: &RecordRef<'_>, out: &mut String) -> bool {
     // Dynamic updates (not NetBIOS, which this crate does not analyse) spell out A/AAAA/A6.
     let du = h.is_dynamic_update();
+    let start = out.len();
     match rr.rdata {
         RData::A(a) => {
             if du {
@@ -121,8 +123,9 @@ pub fn reply(h: &Header, rr: &RecordRef<'_>, out: &mut String) -> bool {
             return false;
         }
     }
-    if du && rr.section == Section::Update && !out.is_empty() && !out.starts_with("del:") {
-        out.insert_str(0, "add: ");
+    if du && rr.section == Section::Update && out.get(start..).is_some_and(|t| !t.is_empty() && !t.starts_with("del:"))
+    {
+        out.insert_str(start, "add: ");
     }
     true
 }
@@ -152,12 +155,24 @@ fn prerequisite(rr: &RecordRef<'_>, out: &mut String) {
 /// printable ASCII written `\xNN` (lowercase hex). The set separator `,` is left to the log
 /// writer, which escapes it only inside vectors.
 pub fn push_escaped(out: &mut String, bytes: &[u8]) {
-    // Branch-free over the whole slice so it vectorizes: names are mostly plain.
-    if bytes.iter().fold(true, |ok, &b| ok & printable(b) & (b != b'\\')) {
+    // One branch-free pass over the whole slice, so it vectorizes: names are mostly plain, and
+    // the others (tunnels' binary labels) rarely hold a `\` or a tab to split at.
+    // (Three separate accumulators: packing them into one byte defeats the vectorizer.)
+    let (mut unprintable, mut backslash, mut tab) = (0u8, 0u8, 0u8);
+    for &b in bytes {
+        unprintable |= u8::from(!printable(b));
+        backslash |= u8::from(b == b'\\');
+        tab |= u8::from(b == b'\t');
+    }
+    let (plain, split) = (unprintable | backslash == 0, backslash | tab != 0);
+    if plain {
         push_ascii(out, bytes);
         return;
     }
-    out.reserve(bytes.len() + 8);
+    if !split {
+        push_mixed_run(out, bytes);
+        return;
+    }
     let mut rest = bytes;
     loop {
         let cut = rest.iter().position(|&b| b == b'\\' || b == b'\t');
@@ -177,8 +192,8 @@ pub fn escaped(bytes: &[u8]) -> String {
 }
 
 /// Printable ASCII, space included.
-fn printable(b: u8) -> bool {
-    (0x20..0x7f).contains(&b)
+const fn printable(b: u8) -> bool {
+    b >= 0x20 && b < 0x7f
 }
 
 /// Appends bytes known to be printable ASCII.
@@ -192,36 +207,58 @@ fn push_ascii(out: &mut String, bytes: &[u8]) {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Appends a run without `\` or tab.
 fn push_run(out: &mut String, run: &[u8]) {
-    if run.iter().fold(true, |ok, &b| ok & printable(b)) {
+    if run.iter().fold(0u8, |seen, &b| seen | u8::from(!printable(b))) == 0 {
         push_ascii(out, run);
-        return;
+    } else {
+        push_mixed_run(out, run);
     }
+}
+
+/// Appends a run without `\` or tab that is not all printable ASCII.
+fn push_mixed_run(out: &mut String, run: &[u8]) {
     if let Ok(s) = core::str::from_utf8(run)
         && s.chars().all(utf8_char_ok)
     {
         out.push_str(s);
         return;
     }
-    // Escape through a small stack buffer: one copy and one (ASCII) validation per chunk.
-    out.reserve(run.len() * 4);
-    let mut buf = [0u8; 256];
-    let mut n = 0;
-    for &b in run {
-        if n + 4 > buf.len() {
-            push_ascii(out, &buf[..n]);
-            n = 0;
+    // Escape through a stack buffer, a chunk at a time: each byte's form is one table load,
+    // written as a whole 4-byte word and kept for its length, without a branch to mispredict on
+    // binary data; then one copy and one (ASCII) validation per chunk.
+    const CHUNK: usize = 64;
+    let mut buf = [0u8; CHUNK * 4 + 4];
+    for chunk in run.chunks(CHUNK) {
+        let mut n = 0;
+        for &b in chunk {
+            let form = BYTE_FORMS[usize::from(b)];
+            // n <= 4 × (CHUNK - 1) here, so the mask changes nothing; it lets the compiler see
+            // that the word fits without a check per byte.
+            let at = n & (CHUNK * 4 - 1);
+            buf[at..at + 4].copy_from_slice(&(form as u32).to_le_bytes());
+            n += (form >> 32) as usize;
         }
-        if printable(b) {
-            buf[n] = b;
-            n += 1;
-        } else {
-            buf[n..n + 4].copy_from_slice(&[b'\\', b'x', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0f)]]);
-            n += 4;
-        }
+        push_ascii(out, &buf[..n]);
     }
-    push_ascii(out, &buf[..n]);
 }
+
+/// How an escaped run writes each byte: the text in the low 4 bytes (little-endian, padded with
+/// zeros), its length in the high 32 bits: the byte itself when printable, else `\xNN`.
+const BYTE_FORMS: [u64; 256] = {
+    let mut forms = [0u64; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        forms[i] = if printable(b) {
+            b as u64 | 1 << 32
+        } else {
+            u32::from_le_bytes([b'\\', b'x', HEX[i >> 4], HEX[i & 0x0f]]) as u64 | 4 << 32
+        };
+        i += 1;
+    }
+    forms
+};
 
 /// Appends a number in decimal, without the formatting machinery.
 pub(crate) fn push_decimal(out: &mut String, mut n: u64) {

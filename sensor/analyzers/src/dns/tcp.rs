@@ -11,7 +11,7 @@
 //! message's known end, so the next length prefix is read where it is. A gap between messages
 //! changes nothing, as in Zeek. Memory: one partial message, at most `max_tcp_message` bytes.
 
-use super::weird;
+use super::weird::{self, Addl};
 
 /// Where the framer is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub(crate) trait FrameSink {
     /// A message: `complete` is false for what [`Framer::flush`] found of a cut one.
     fn message(&mut self, bytes: &[u8], complete: bool);
     /// An anomaly of the framing.
-    fn weird(&mut self, name: &'static str, addl: Option<String>);
+    fn weird(&mut self, name: &'static str, addl: Option<&str>);
 }
 
 /// Length-prefix framing of one direction.
@@ -62,7 +62,7 @@ impl Framer {
                         sink.message(&[], true);
                         self.state = State::Len;
                     } else if len > max_message {
-                        sink.weird(weird::SENSOR_TCP_MESSAGE_TOO_LARGE, Some(len.to_string()));
+                        sink.weird(weird::SENSOR_TCP_MESSAGE_TOO_LARGE, Some(Addl::num(len as u64).as_str()));
                         self.state = State::Body { left: len, skip: true };
                     } else {
                         self.state = State::Body { left: len, skip: false };
@@ -101,12 +101,12 @@ impl Framer {
             // Between messages: assume the bytes after the gap start a message, as Zeek does.
             State::Len => {}
             State::LenLow(_) => {
-                sink.weird(weird::SENSOR_TCP_GAP_IN_MESSAGE, Some(len.to_string()));
+                sink.weird(weird::SENSOR_TCP_GAP_IN_MESSAGE, Some(Addl::num(len).as_str()));
                 self.state = State::Len;
             }
             State::Body { left, skip } => {
                 if !skip {
-                    sink.weird(weird::SENSOR_TCP_GAP_IN_MESSAGE, Some(len.to_string()));
+                    sink.weird(weird::SENSOR_TCP_GAP_IN_MESSAGE, Some(Addl::num(len).as_str()));
                     self.buf.clear();
                 }
                 self.state = match usize::try_from(len) {

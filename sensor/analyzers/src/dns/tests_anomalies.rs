@@ -232,7 +232,7 @@ fn dynamic_update_anomalies() {
 struct Anoms<'a>(&'a mut Vec<&'static str>);
 
 impl parser::Visitor for Anoms<'_> {
-    fn weird(&mut self, name: &'static str, _: Option<String>) {
+    fn weird(&mut self, name: &'static str, _: Option<&str>) {
         self.0.push(name);
     }
 }

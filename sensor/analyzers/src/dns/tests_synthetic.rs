@@ -133,3 +133,96 @@ fn text_escaping() {
     assert_eq!(m.questions[0].name, "a.\\x00.com");
     assert_eq!(m.questions[0].original, "a.\\x00.CoM");
 }
+
+/// The escaping rule of [`render::push_escaped`], written the plain way: split at `\` and tab,
+/// then each run is kept when it is valid UTF-8 of acceptable characters, else escaped byte by
+/// byte.
+fn escaped_by_the_rule(bytes: &[u8]) -> String {
+    let ok = |c: char| !matches!(u32::from(c), 0..=0x1f | 0x7f..=0x9f | 0xe000..=0xf8ff | 0xfff0..=0xffff);
+    let mut out = String::new();
+    let mut run_start = 0;
+    for i in 0..=bytes.len() {
+        let sep = bytes.get(i).copied().filter(|&b| b == b'\\' || b == b'\t');
+        if i < bytes.len() && sep.is_none() {
+            continue;
+        }
+        let run = &bytes[run_start..i];
+        match core::str::from_utf8(run) {
+            Ok(s) if s.chars().all(ok) => out.push_str(s),
+            _ => {
+                for &b in run {
+                    if (0x20..0x7f).contains(&b) {
+                        out.push(char::from(b));
+                    } else {
+                        out.push_str(&format!("\\x{b:02x}"));
+                    }
+                }
+            }
+        }
+        match sep {
+            Some(b'\\') => out.push_str("\\\\"),
+            Some(_) => out.push_str("\\x09"),
+            None => {}
+        }
+        run_start = i + 1;
+    }
+    out
+}
+
+/// Byte strings mixing what names and TXT strings carry: plain and upper-case ASCII, `\`, tab,
+/// controls, UTF-8 (accepted, C1, private use), stray high bytes (iodine's base128 alphabet),
+/// of lengths around the escaper's 64-byte chunks.
+fn text_corpus() -> Vec<Vec<u8>> {
+    let pieces: &[&[u8]] = &[
+        b"a",
+        b"Z",
+        b".",
+        b"\\",
+        b"\t",
+        b"\x00",
+        b"\x7f",
+        "é".as_bytes(),
+        "\u{85}".as_bytes(),
+        "\u{e000}".as_bytes(),
+        "\u{fff0}".as_bytes(),
+        "ü".as_bytes(),
+        b"\xbc",
+        b"\xc3",
+        b"\xfd",
+        b"\xff",
+    ];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..4000)
+        .map(|_| {
+            let len = (next() % 300) as usize;
+            let mut v = Vec::new();
+            while v.len() < len {
+                v.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize]);
+            }
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn escaping_follows_the_rule() {
+    for bytes in text_corpus() {
+        assert_eq!(render::escaped(&bytes), escaped_by_the_rule(&bytes), "{bytes:?}");
+    }
+}
+
+#[test]
+fn escaping_commutes_with_ascii_lowercasing() {
+    // The analyzer escapes a question's original name once and lowercases the text for `query`.
+    for bytes in text_corpus() {
+        let mut lowered = render::escaped(&bytes);
+        lowered.make_ascii_lowercase();
+        assert_eq!(render::escaped(&bytes.to_ascii_lowercase()), lowered, "{bytes:?}");
+    }
+}

@@ -24,9 +24,11 @@ use core::net::IpAddr;
 use sensor_wire::Timestamp;
 
 use super::parser::{Header, QuestionRef, RecordRef, Section, Visitor};
-use super::render::{self, escaped};
+use super::record::{self, DnsRecord};
+use super::render;
+use super::weird::Addl;
 use super::wire::RData;
-use super::{DnsConfig, DnsRecord, DnsSink, DnsStats, weird};
+use super::{DnsConfig, DnsSink, DnsStats, weird};
 
 /// Zeek `DNS::max_pending_msgs`: entries one id may hold before its queue is emitted.
 pub const ZEEK_MAX_PENDING_MSGS: usize = 50;
@@ -39,19 +41,9 @@ pub const MAX_ANSWERS_PER_RECORD: usize = 1_000;
 /// Most bytes of answer text kept in one record (see [`MAX_ANSWERS_PER_RECORD`]).
 pub const MAX_ANSWER_BYTES_PER_RECORD: usize = 64 * 1024;
 
-/// A record in the making (Zeek's `DNS::Info`).
-#[derive(Debug, Default)]
-pub(crate) struct Info {
-    rec: DnsRecord,
-    answer_bytes: usize,
-    truncated: bool,
-}
-
-impl Info {
-    fn new(ts: Timestamp, trans_id: u16) -> Self {
-        Info { rec: DnsRecord { ts, trans_id, ..DnsRecord::default() }, ..Info::default() }
-    }
-}
+/// A record in the making (Zeek's `DNS::Info`), boxed so that queues move a pointer, and taken
+/// from (and given back to) the per-thread pool in `record.rs`.
+type Info = Box<DnsRecord>;
 
 /// A queue of waiting entries (Zeek's `PendingMessages`), in arrival order.
 #[derive(Debug, Default)]
@@ -75,13 +67,15 @@ impl Pending {
 
     /// `enqueue_new_msg`'s flushing, done before the entry goes in (at the end of the message).
     fn make_room(&mut self, id: u16, cap: usize, emit: &mut impl FnMut(Info)) {
+        // Zeek's limits are "more than 50": below 51 entries neither can be reached, which keeps
+        // the counting below off the common path.
         if self.has(id) {
-            if self.items.iter().filter(|(i, _)| *i == id).count() > ZEEK_MAX_PENDING_MSGS {
-                let (gone, kept): (Vec<_>, Vec<_>) = self.items.drain(..).partition(|(i, _)| *i == id);
-                self.items = kept;
-                gone.into_iter().for_each(|(_, info)| emit(info));
+            if self.items.len() > ZEEK_MAX_PENDING_MSGS
+                && self.items.iter().filter(|(i, _)| *i == id).count() > ZEEK_MAX_PENDING_MSGS
+            {
+                self.items.extract_if(.., |(i, _)| *i == id).for_each(|(_, info)| emit(info));
             }
-        } else if self.distinct_ids() > ZEEK_MAX_PENDING_QUERY_IDS {
+        } else if self.items.len() > ZEEK_MAX_PENDING_QUERY_IDS && self.distinct_ids() > ZEEK_MAX_PENDING_QUERY_IDS {
             self.drain(emit);
         }
         while !self.items.is_empty() && self.items.len() >= cap.max(1) {
@@ -139,9 +133,11 @@ impl Transactions {
     }
 }
 
+/// Hands a finished record to the sink, then its buffers to the pool.
 fn emit_record(info: Info, stats: &mut DnsStats, out: &mut impl DnsSink) {
     stats.records += 1;
-    out.record(info.rec);
+    out.record(&info);
+    record::recycle(info);
 }
 
 /// Everything one message's processing touches. Implements the parser's [`Visitor`] the way
@@ -193,25 +189,24 @@ impl<'a, S: DnsSink> MessageCtx<'a, S> {
     pub(crate) fn start(&mut self, h: &Header) {
         self.header = Some(*h);
         let (ts, id) = (self.ts, h.id);
-        let (mut info, dest) = if self.multicast {
-            let mut info = Info::new(ts, id);
-            info.rec.saw_query = true;
-            info.rec.saw_reply = true;
-            (info, Dest::Nowhere)
+        let (mut rec, dest) = if self.multicast {
+            let mut rec = record::take(ts, id);
+            rec.saw_query = true;
+            rec.saw_reply = true;
+            (rec, Dest::Nowhere)
         } else if !h.qr {
             match self.tx.replies.pop(id) {
-                Some(info) => (info, Dest::Nowhere),
-                None if self.tx.fast.is_none() => (Info::new(ts, id), Dest::Fast),
-                None => (Info::new(ts, id), Dest::Queries),
+                Some(rec) => (rec, Dest::Nowhere),
+                None if self.tx.fast.is_none() => (record::take(ts, id), Dest::Fast),
+                None => (record::take(ts, id), Dest::Queries),
             }
-        } else if self.tx.fast.as_ref().is_some_and(|f| f.rec.trans_id == id) {
-            let info = self.tx.fast.take().unwrap_or_default();
+        } else if let Some(rec) = self.tx.fast.take_if(|f| f.trans_id == id) {
             self.tx.fast = self.tx.queries.pop(id).or_else(|| self.tx.queries.pop_oldest());
-            (info, Dest::Nowhere)
-        } else if let Some(info) = self.tx.queries.pop(id) {
-            (info, Dest::Nowhere)
+            (rec, Dest::Nowhere)
+        } else if let Some(rec) = self.tx.queries.pop(id) {
+            (rec, Dest::Nowhere)
         } else {
-            (Info::new(ts, id), Dest::Replies)
+            (record::take(ts, id), Dest::Replies)
         };
         let (stats, out) = (&mut *self.stats, &mut *self.out);
         let mut emit = |info: Info| {
@@ -223,7 +218,6 @@ impl<'a, S: DnsSink> MessageCtx<'a, S> {
             Dest::Replies => self.tx.replies.make_room(id, self.cfg.max_pending_per_flow, &mut emit),
             Dest::Fast | Dest::Nowhere => {}
         }
-        let rec = &mut info.rec;
         let len = u32::try_from(self.len).unwrap_or(u32::MAX);
         if h.qr {
             rec.rcode = Some(u16::from(h.rcode));
@@ -237,31 +231,34 @@ impl<'a, S: DnsSink> MessageCtx<'a, S> {
             rec.request_len = Some(len);
         }
         rec.opcode = Some(h.opcode);
-        self.cur = Some(info);
+        self.cur = Some(rec);
         self.dest = dest;
     }
 
     /// Zeek's `dns_end` handlers (when the message ended) and the pending tables' insertion.
     pub(crate) fn end(mut self, ended: bool) {
-        let (Some(mut info), Some(h)) = (self.cur.take(), self.header) else {
+        let (Some(mut rec), Some(h)) = (self.cur.take(), self.header) else {
             return;
         };
         if ended {
             if h.qr {
-                info.rec.saw_reply = true;
+                rec.saw_reply = true;
             } else {
-                info.rec.saw_query = true;
+                rec.saw_query = true;
             }
-            if info.rec.saw_query && info.rec.saw_reply {
-                emit_record(info, self.stats, self.out);
+            if rec.saw_query && rec.saw_reply {
+                emit_record(rec, self.stats, self.out);
                 return;
             }
         }
         match self.dest {
-            Dest::Fast => self.tx.fast = Some(info),
-            Dest::Queries => self.tx.queries.items.push((h.id, info)),
-            Dest::Replies => self.tx.replies.items.push((h.id, info)),
-            Dest::Nowhere => self.stats.records_lost += 1,
+            Dest::Fast => self.tx.fast = Some(rec),
+            Dest::Queries => self.tx.queries.items.push((h.id, rec)),
+            Dest::Replies => self.tx.replies.items.push((h.id, rec)),
+            Dest::Nowhere => {
+                self.stats.records_lost += 1;
+                record::recycle(rec);
+            }
         }
     }
 
@@ -270,42 +267,41 @@ impl<'a, S: DnsSink> MessageCtx<'a, S> {
         if !h.qr || !matches!(rr.section, Section::Answer | Section::Prerequisite | Section::Update) {
             return;
         }
-        let mut text = String::new();
-        if !render::reply(h, rr, &mut text) {
-            return;
-        }
-        let ts = self.ts;
-        let Some(info) = self.cur.as_mut() else {
+        let Some(rec) = self.cur.as_deref_mut() else {
             return;
         };
-        let rec = &mut info.rec;
-        if rec.query.is_none() {
-            rec.query = Some(escaped(rr.name));
+        // The reply text goes straight after the previous answers; it is cut off again when
+        // it turns out not to be kept.
+        let start = rec.answer_bytes();
+        if !render::reply(h, rr, rec.answer_text_mut()) {
+            return;
+        }
+        if rec.query().is_none() {
+            rec.set_query_escaped(rr.name);
         }
         rec.aa = h.aa;
         rec.ra = h.ra;
         if rec.rtt.is_none() {
-            let rtt = ts.since(rec.ts);
+            let rtt = self.ts.since(rec.ts);
             rec.rtt = (!rtt.is_zero()).then_some(rtt);
         }
-        if text.is_empty() {
+        if rec.answer_bytes() == start {
             return;
         }
-        if rec.answers.len() >= MAX_ANSWERS_PER_RECORD || info.answer_bytes + text.len() > MAX_ANSWER_BYTES_PER_RECORD {
-            if !info.truncated {
-                info.truncated = true;
+        let kept = rec.ttls().len();
+        if kept >= MAX_ANSWERS_PER_RECORD || rec.answer_bytes() > MAX_ANSWER_BYTES_PER_RECORD {
+            rec.answer_text_mut().truncate(start);
+            if !rec.mark_answers_truncated() {
                 self.stats.weirds += 1;
-                self.out.weird(ts, weird::SENSOR_ANSWERS_TRUNCATED, Some(rec.answers.len().to_string()));
+                self.out.weird(self.ts, weird::SENSOR_ANSWERS_TRUNCATED, Some(Addl::num(kept as u64).as_str()));
             }
             return;
         }
-        info.answer_bytes += text.len();
-        rec.answers.push(text);
-        rec.ttls.push(rr.ttl);
+        rec.end_answer(rr.ttl);
         if !h.is_dynamic_update() {
             match rr.rdata {
-                RData::A(a) => rec.answer_addrs.push(IpAddr::V4(a)),
-                RData::Aaaa(a) | RData::A6(a) => rec.answer_addrs.push(IpAddr::V6(a)),
+                RData::A(a) => rec.push_answer_addr(IpAddr::V4(a)),
+                RData::Aaaa(a) | RData::A6(a) => rec.push_answer_addr(IpAddr::V6(a)),
                 _ => {}
             }
         }
@@ -318,10 +314,9 @@ impl<S: DnsSink> Visitor for MessageCtx<'_, S> {
     }
 
     fn question(&mut self, h: &Header, q: &QuestionRef<'_>) {
-        let Some(info) = self.cur.as_mut() else {
+        let Some(rec) = self.cur.as_deref_mut() else {
             return;
         };
-        let rec = &mut info.rec;
         if !h.qr {
             // dns_request (and log-original-query-case.zeek, which only fills standard queries).
             rec.rd = h.rd;
@@ -329,9 +324,11 @@ impl<S: DnsSink> Visitor for MessageCtx<'_, S> {
             rec.qclass = Some(q.qclass);
             rec.qtype = Some(q.qtype);
             rec.z = h.z;
-            rec.query = Some(escaped(q.name));
             if h.opcode == super::parser::OPCODE_QUERY {
-                rec.original_query = Some(escaped(q.original));
+                // `q.name` is `q.original` lowercased: escape once, lowercase the copy.
+                rec.set_queries_escaped(q.original);
+            } else {
+                rec.set_query_escaped(q.name);
             }
         } else if h.ancount == 0 && h.nscount == 0 && h.arcount == 0 {
             // dns_rejected: a response carrying nothing at all.
@@ -343,7 +340,7 @@ impl<S: DnsSink> Visitor for MessageCtx<'_, S> {
         self.reply(h, rr);
     }
 
-    fn weird(&mut self, name: &'static str, addl: Option<String>) {
+    fn weird(&mut self, name: &'static str, addl: Option<&str>) {
         self.stats.weirds += 1;
         self.out.weird(self.ts, name, addl);
     }

@@ -5,6 +5,11 @@
 //! each). The last group holds this sensor's own names: they start with `sensor_dns_` so nobody
 //! mistakes them for Zeek's. Zeek's old `dns_unmatched_msg`, `dns_unmatched_msg_quantity` and
 //! `dns_unmatched_reply` were removed from Zeek (NEWS, 2.6) and are not raised.
+//!
+//! A weird's `addl` text reaches the sink as `Option<&str>`, formatted on the stack
+//! (`Addl`): anomalies are frequent in tunnel traffic, and most are sampled out downstream.
+
+use core::fmt;
 
 // ---- Message and question (ParseMessage, ParseQuestion) ----
 
@@ -159,3 +164,77 @@ pub const SENSOR_TCP_MESSAGE_TOO_LARGE: &str = "sensor_dns_tcp_message_too_large
 /// A record reached [`super::MAX_ANSWERS_PER_RECORD`] or [`super::MAX_ANSWER_BYTES_PER_RECORD`];
 /// later answers were counted, not stored.
 pub const SENSOR_ANSWERS_TRUNCATED: &str = "sensor_dns_answers_truncated";
+
+/// Longest `addl` text: the longest the analyzer writes is ECS's `need N bits, have M bits`
+/// (45 bytes with a 64-bit M).
+const ADDL_CAPACITY: usize = 48;
+
+/// A weird's `addl` text, formatted without allocating. Text past [`ADDL_CAPACITY`] is cut.
+pub(crate) struct Addl {
+    buf: [u8; ADDL_CAPACITY],
+    len: usize,
+}
+
+impl Addl {
+    /// A number in decimal.
+    pub(crate) fn num(n: impl Into<u64>) -> Self {
+        let mut a = Addl { buf: [0; ADDL_CAPACITY], len: 0 };
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut n = n.into();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let len = digits.len() - at;
+        a.buf[..len].copy_from_slice(&digits[at..]);
+        a.len = len;
+        a
+    }
+
+    /// Formatted text (`format_args!`).
+    pub(crate) fn fmt(args: fmt::Arguments<'_>) -> Self {
+        let mut a = Addl { buf: [0; ADDL_CAPACITY], len: 0 };
+        let _ = fmt::Write::write_fmt(&mut a, args);
+        a
+    }
+
+    /// The text.
+    pub(crate) fn as_str(&self) -> &str {
+        // Only whole characters are copied in (see `write_str`), so this never falls back.
+        core::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl fmt::Write for Addl {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut n = s.len().min(ADDL_CAPACITY - self.len);
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addl_text() {
+        assert_eq!(Addl::num(0u8).as_str(), "0");
+        assert_eq!(Addl::num(u64::MAX).as_str(), "18446744073709551615");
+        assert_eq!(Addl::fmt(format_args!("{} > {}", 26, 25)).as_str(), "26 > 25");
+        assert_eq!(Addl::fmt(format_args!("{}", -5i32)).as_str(), "-5");
+        let long = Addl::fmt(format_args!("need {} bits, have {} bits", 255u8, u64::MAX));
+        assert_eq!(long.as_str(), "need 255 bits, have 18446744073709551615 bits");
+        let cut = Addl::fmt(format_args!("{}é", "x".repeat(ADDL_CAPACITY - 1)));
+        assert_eq!(cut.as_str(), "x".repeat(ADDL_CAPACITY - 1), "cut before a split character");
+    }
+}

@@ -193,7 +193,7 @@ impl<'a> CharStrings<'a> {
     }
 }
 
-/// Decoded RDATA. Names are lowercased presentation bytes (see [`super::labels`]).
+/// Decoded RDATA. Names are lowercased presentation bytes (see `labels.rs`).
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub enum RData<'a> {

@@ -158,11 +158,11 @@ pub struct Collect {
 }
 
 impl DnsSink for Collect {
-    fn record(&mut self, rec: DnsRecord) {
-        self.records.push(rec);
+    fn record(&mut self, rec: &DnsRecord) {
+        self.records.push(rec.clone());
     }
-    fn weird(&mut self, _: Timestamp, name: &'static str, addl: Option<String>) {
-        self.weirds.push((name, addl));
+    fn weird(&mut self, _: Timestamp, name: &'static str, addl: Option<&str>) {
+        self.weirds.push((name, addl.map(str::to_owned)));
     }
     fn violation(&mut self, _: Timestamp, reason: &'static str) {
         self.violations.push(reason);
