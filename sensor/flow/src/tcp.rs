@@ -56,8 +56,8 @@ pub(crate) struct Endpoint {
     last: i64,
     /// Highest sequence number of this side acknowledged by the peer, relative to `start`.
     ack: i64,
-    /// Relative sequence just past this side's FIN.
-    fin_seq: i64,
+    /// Relative sequence just past this side's FIN (low 32 bits; see [`Endpoint::near_last`]).
+    fin_seq: u32,
     /// Relative sequence of the last SYN, FIN and RST, truncated to 32 bits (only compared for
     /// equality, to tell a repeat from a retransmission).
     hist_last_syn: u32,
@@ -66,14 +66,21 @@ pub(crate) struct Endpoint {
     rxmt: Scaled,
     zero_window: Scaled,
     gaps: Scaled,
-    /// Data seen contiguously up to this relative sequence.
-    contig: i64,
-    /// A range seen beyond a hole, `[pending_start, pending_end)`; empty when equal.
-    pending_start: i64,
-    pending_end: i64,
+    /// Data seen contiguously up to this relative sequence (low 32 bits).
+    contig: u32,
+    /// A range seen beyond a hole, `[pending_start, pending_end)`; empty when equal (low 32 bits).
+    pending_start: u32,
+    pending_end: u32,
 }
 
 impl Endpoint {
+    /// A relative sequence stored in 32 bits, widened again next to `last`: the gap-tracking and
+    /// FIN positions are always within 2 GiB of the highest sequence sent, and keeping them in 32
+    /// bits saves 16 bytes per endpoint, which matters at a million flows.
+    fn near_last(&self, low: u32) -> i64 {
+        self.last + i64::from(low.wrapping_sub(self.last as u32) as i32)
+    }
+
     fn raw(&self, rel: i64) -> u32 {
         self.start.wrapping_add(rel as u32)
     }
@@ -120,42 +127,46 @@ impl Endpoint {
     /// Records data `[seq, seq + len)` for gap detection.
     fn data_seen(&mut self, seq: i64, len: i64) {
         let end = seq + len;
-        if seq <= self.contig {
-            self.contig = self.contig.max(end);
-            if self.pending_end > self.pending_start && self.pending_start <= self.contig {
-                self.contig = self.contig.max(self.pending_end);
-                self.pending_start = 0;
-                self.pending_end = 0;
+        let mut contig = self.near_last(self.contig);
+        let (mut start, mut stop) = (self.near_last(self.pending_start), self.near_last(self.pending_end));
+        if seq <= contig {
+            contig = contig.max(end);
+            if stop > start && start <= contig {
+                contig = contig.max(stop);
+                (start, stop) = (0, 0);
             }
-        } else if self.pending_end > self.pending_start {
-            self.pending_start = self.pending_start.min(seq);
-            self.pending_end = self.pending_end.max(end);
+        } else if stop > start {
+            start = start.min(seq);
+            stop = stop.max(end);
         } else {
-            self.pending_start = seq;
-            self.pending_end = end;
+            (start, stop) = (seq, end);
         }
+        (self.contig, self.pending_start, self.pending_end) = (contig as u32, start as u32, stop as u32);
     }
 
     /// The peer acknowledged up to `ack` (relative to this endpoint): returns the bytes that were
     /// acknowledged but never seen.
     fn acked(&mut self, mut ack: i64) -> u64 {
-        if self.fin_cnt > 0 && ack >= self.fin_seq {
-            ack = self.fin_seq - 1;
+        let fin_seq = self.near_last(self.fin_seq);
+        if self.fin_cnt > 0 && ack >= fin_seq {
+            ack = fin_seq - 1;
         }
-        if ack <= self.contig {
+        let mut contig = self.near_last(self.contig);
+        if ack <= contig {
             return 0;
         }
+        let (start, stop) = (self.near_last(self.pending_start), self.near_last(self.pending_end));
         let mut missing = 0;
-        if self.pending_end > self.pending_start && self.pending_start < ack {
-            missing += self.pending_start - self.contig;
-            self.contig = self.pending_end;
-            self.pending_start = 0;
-            self.pending_end = 0;
+        if stop > start && start < ack {
+            missing += start - contig;
+            contig = stop;
+            (self.pending_start, self.pending_end) = (0, 0);
         }
-        if ack > self.contig {
-            missing += ack - self.contig;
-            self.contig = ack;
+        if ack > contig {
+            missing += ack - contig;
+            contig = ack;
         }
+        self.contig = contig as u32;
         missing.max(0) as u64
     }
 }
@@ -319,7 +330,7 @@ impl TcpState {
 
         if fin {
             endpoint.fin_cnt = endpoint.fin_cnt.saturating_add(1);
-            endpoint.fin_seq = rel_seq + seg_len;
+            endpoint.fin_seq = (rel_seq + seg_len) as u32;
         }
 
         let mut rel_ack = None;

@@ -27,14 +27,33 @@ fn weird_sampled_in(count: u64) -> bool {
     count <= WEIRD_SAMPLING_THRESHOLD || count.is_multiple_of(WEIRD_SAMPLING_RATE)
 }
 
-/// What the analysers keep per flow.
+/// Application protocols the analysers confirm (Zeek's `service`): one byte per flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Service {
+    /// None identified.
+    #[default]
+    Unknown,
+    /// DNS.
+    Dns,
+}
+
+impl Service {
+    fn name(self) -> Option<&'static str> {
+        match self {
+            Service::Unknown => None,
+            Service::Dns => Some("dns"),
+        }
+    }
+}
+
+/// What the analysers keep per flow (16 bytes: it is multiplied by a million flows).
 #[derive(Default)]
 pub struct AppState {
     dns: Option<Box<DnsFlow>>,
-    /// The application protocol confirmed on this flow (Zeek's `service`).
-    service: Option<&'static str>,
-    /// DNS weirds raised on this flow, for sampling.
-    dns_weirds: u32,
+    /// The application protocol confirmed on this flow.
+    service: Service,
+    /// DNS weirds raised on this flow, for sampling (saturates).
+    dns_weirds: u16,
 }
 
 /// Counters of the pipeline itself (the decoder, flow table and output keep their own).
@@ -118,8 +137,8 @@ struct DnsOut<'a, O> {
     id: ConnId,
     serial: u64,
     proto: &'static str,
-    service: &'a mut Option<&'static str>,
-    weirds: &'a mut u32,
+    service: &'a mut Service,
+    weirds: &'a mut u16,
     /// The analyser found the first message was a response from the originator: the flow's
     /// roles must be swapped (Zeek flips the connection).
     flipped: bool,
@@ -127,7 +146,7 @@ struct DnsOut<'a, O> {
 
 impl<O: RecordSink> DnsSink for DnsOut<'_, O> {
     fn record(&mut self, rec: &DnsRecord) {
-        *self.service = Some("dns");
+        *self.service = Service::Dns;
         let uid = uid(self.ctx.uid_seed, self.serial);
         let line = DnsRecordLine { uid: &uid, id: self.id, proto: self.proto, rec };
         let result = self.ctx.out.dns(&line);
@@ -174,7 +193,7 @@ impl<O: RecordSink> FlowSink<AppState> for Context<O> {
             uid: &uid,
             id,
             proto: flow.proto_name(),
-            service: flow.app.service,
+            service: flow.app.service.name(),
             duration: has_duration.then_some(duration),
             orig_bytes: has_duration.then(|| flow.orig_bytes()),
             resp_bytes: has_duration.then(|| flow.resp_bytes()),

@@ -429,7 +429,6 @@ pub struct RecordPoolStats {
     pub spare: usize,
 }
 
-#[derive(Default)]
 struct Pool {
     /// Boxed because records travel boxed through the flows' queues: taking and giving back
     /// moves a pointer.
@@ -439,7 +438,9 @@ struct Pool {
 }
 
 thread_local! {
-    static POOL: RefCell<Pool> = RefCell::new(Pool::default());
+    static POOL: RefCell<Pool> = const {
+        RefCell::new(Pool { spare: Vec::new(), stats: RecordPoolStats { allocated: 0, reused: 0, freed: 0, spare: 0 } })
+    };
 }
 
 /// This thread's record pool counters.
