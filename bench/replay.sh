@@ -20,6 +20,9 @@ if [[ ! -s $pcap ]]; then
   python3 "$shared/bench/make-bench-pcap" "$pcap"
 fi
 
+# Fresh output directories: suricata-baseline appends to an existing eve.json.
+rm -rf "$out/sensor" "$out/suricata"
+
 # On these VMs the first write into never-touched guest memory costs 3-4x more than later writes
 # (the host backs pages lazily): touch 8 GiB of page cache once so that neither tool pays it
 # (Suricata writes 5.6 GB of eve.json, we write about 2.2 GB).

@@ -53,7 +53,8 @@ fn base62(mut n: u64, out: &mut [u8]) {
 pub fn uid(seed: u64, serial: u64) -> Uid {
     let mut s = [b'C'; LEN];
     base62(mix(seed.wrapping_add(mix(serial))), &mut s[1..1 + HIGH_DIGITS]);
-    base62(u64::from(mix(serial ^ seed) as u32), &mut s[1 + HIGH_DIGITS..]);
+    // The golden-ratio constant keeps `mix(0) == 0` (serial equal to seed) from printing zeros.
+    base62(u64::from(mix(serial ^ seed ^ 0x9e37_79b9_7f4a_7c15) as u32), &mut s[1 + HIGH_DIGITS..]);
     Uid(s)
 }
 
