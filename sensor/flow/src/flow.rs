@@ -1,19 +1,28 @@
 //! One tracked flow: identity, counters, TCP state, history, and the analysers' state `S`.
 
 use crate::history::{History, Mark};
-use crate::key::{FlowKey, proto};
+use crate::key::{FlowKey, PackedKey, proto};
 use crate::tcp::{TcpState, WeirdSink};
 use sensor_wire::{Decoded, Timestamp, Transport};
 
-/// Per-direction counters (Zeek's `*_pkts`, `*_ip_bytes`, and payload bytes for non-TCP).
+/// Per-direction counters (Zeek's `*_pkts` and `*_ip_bytes`). Payload bytes are
+/// [`Flow::orig_bytes`] and [`Flow::resp_bytes`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DirStats {
     /// Packets sent.
     pub pkts: u64,
     /// IP-level bytes sent (IP total lengths).
     pub ip_bytes: u64,
-    /// Payload bytes sent (UDP, ICMP and other protocols; TCP uses sequence numbers instead).
-    pub payload_bytes: u64,
+}
+
+/// What a flow tracks besides the common counters, by protocol: a TCP flow derives its payload
+/// bytes from sequence numbers and needs no counters, the others need nothing but counters.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ProtoState {
+    /// TCP: both endpoints' state machines.
+    Tcp(TcpState),
+    /// UDP, ICMP and other protocols: payload bytes sent by the originator and the responder.
+    Counted { orig: u64, resp: u64 },
 }
 
 /// Why a flow's record is being written.
@@ -30,8 +39,8 @@ pub enum EndReason {
 /// A bidirectional flow.
 #[derive(Debug)]
 pub struct Flow<S> {
-    /// Identity, oriented originator → responder.
-    pub key: FlowKey,
+    /// Identity, oriented originator → responder ([`Flow::key`]).
+    key: PackedKey,
     /// Serial number in its table, source of the uid.
     pub serial: u64,
     /// First packet.
@@ -46,7 +55,7 @@ pub struct Flow<S> {
     pub history: History,
     /// Bytes acknowledged but never seen (TCP).
     pub missed_bytes: u64,
-    pub(crate) tcp: TcpState,
+    pub(crate) state: ProtoState,
     /// Which weird names this flow already reported (a 32-bit set by name hash; a collision can
     /// only suppress a repeat report, never lose a flow).
     weirds_reported: u32,
@@ -70,7 +79,12 @@ impl WeirdSink for Weirds {
 }
 
 impl<S> Flow<S> {
-    pub(crate) fn new(key: FlowKey, serial: u64, ts: Timestamp, app: S) -> Flow<S> {
+    pub(crate) fn new(key: PackedKey, serial: u64, ts: Timestamp, app: S) -> Flow<S> {
+        let state = if key.proto == proto::TCP {
+            ProtoState::Tcp(TcpState::default())
+        } else {
+            ProtoState::Counted { orig: 0, resp: 0 }
+        };
         Flow {
             key,
             serial,
@@ -80,7 +94,7 @@ impl<S> Flow<S> {
             resp: DirStats::default(),
             history: History::default(),
             missed_bytes: 0,
-            tcp: TcpState::default(),
+            state,
             weirds_reported: 0,
             app,
         }
@@ -96,27 +110,34 @@ impl<S> Flow<S> {
         weirds: &mut Weirds,
     ) -> bool {
         let mut active = true;
-        match pkt.transport {
+        // The key holds the protocol, so a TCP flow only ever sees TCP segments and holds
+        // `ProtoState::Tcp`, and every other flow holds `ProtoState::Counted`.
+        let payload = match pkt.transport {
             Transport::Tcp(seg) => {
-                let mut out = self.tcp.process(from_orig, &seg, &mut self.history, weirds);
-                if out.flip {
-                    self.flip();
-                    self.history.replace(b"^h");
-                    from_orig = !from_orig;
-                    out = self.tcp.process(from_orig, &seg, &mut self.history, weirds);
+                if let ProtoState::Tcp(tcp) = &mut self.state {
+                    let mut out = tcp.process(from_orig, &seg, &mut self.history, weirds);
+                    if out.flip {
+                        tcp.flip();
+                        flip_common(&mut self.key, &mut self.orig, &mut self.resp, &mut self.history);
+                        self.history.replace(b"^h");
+                        from_orig = !from_orig;
+                        out = tcp.process(from_orig, &seg, &mut self.history, weirds);
+                    }
+                    self.missed_bytes += out.missed;
+                    active = out.active;
                 }
-                self.missed_bytes += out.missed;
-                active = out.active;
+                0
             }
             Transport::Udp { payload_len, .. } => {
                 self.history.check(Mark::Data, from_orig, b'D');
-                self.dir(from_orig).payload_bytes += u64::from(payload_len);
+                payload_len
             }
-            Transport::Icmp { payload_len, .. } => {
-                // Zeek counts what follows the 8-byte ICMP header.
-                self.dir(from_orig).payload_bytes += u64::from(payload_len.saturating_sub(4));
-            }
-            Transport::Other { payload_len, .. } => self.dir(from_orig).payload_bytes += u64::from(payload_len),
+            // Zeek counts what follows the 8-byte ICMP header.
+            Transport::Icmp { payload_len, .. } => payload_len.saturating_sub(4),
+            Transport::Other { payload_len, .. } => payload_len,
+        };
+        if let ProtoState::Counted { orig, resp } = &mut self.state {
+            *(if from_orig { orig } else { resp }) += u64::from(payload);
         }
         let dir = self.dir(from_orig);
         dir.pkts += 1;
@@ -134,10 +155,21 @@ impl<S> Flow<S> {
     /// Swaps originator and responder (Zeek's `FlipRoles`), e.g. when an analyser sees that the
     /// first packet came from the server.
     pub fn flip(&mut self) {
-        self.key = self.key.reversed();
-        core::mem::swap(&mut self.orig, &mut self.resp);
-        self.tcp.flip();
-        self.history.flip();
+        match &mut self.state {
+            ProtoState::Tcp(tcp) => tcp.flip(),
+            ProtoState::Counted { orig, resp } => core::mem::swap(orig, resp),
+        }
+        flip_common(&mut self.key, &mut self.orig, &mut self.resp, &mut self.history);
+    }
+
+    /// Identity, oriented originator → responder.
+    pub fn key(&self) -> FlowKey {
+        self.key.unpack()
+    }
+
+    /// The stored key, for the table's lookups.
+    pub(crate) fn packed_key(&self) -> &PackedKey {
+        &self.key
     }
 
     /// Whether `name` was not yet reported for this flow (and marks it reported).
@@ -150,14 +182,14 @@ impl<S> Flow<S> {
 
     /// Whether a TCP flow is closed and only waits for the close delay.
     pub(crate) fn closing(&self) -> bool {
-        self.key.proto == proto::TCP && self.tcp.closing()
+        matches!(&self.state, ProtoState::Tcp(tcp) if tcp.closing())
     }
 
     /// Zeek's `conn_state`.
     pub fn conn_state(&self) -> &'static str {
-        match self.key.proto {
-            proto::TCP => self.tcp.conn_state(self.history.as_str()),
-            proto::UDP => match (self.orig.pkts > 0, self.resp.pkts > 0) {
+        match (&self.state, self.key.proto) {
+            (ProtoState::Tcp(tcp), _) => tcp.conn_state(&self.history.letters()),
+            (_, proto::UDP) => match (self.orig.pkts > 0, self.resp.pkts > 0) {
                 (true, true) => "SF",
                 (true, false) => "S0",
                 (false, true) => "SHR",
@@ -169,12 +201,18 @@ impl<S> Flow<S> {
 
     /// Payload bytes sent by the originator (`orig_bytes`): from sequence numbers for TCP.
     pub fn orig_bytes(&self) -> u64 {
-        if self.key.proto == proto::TCP { self.tcp.orig.size(&self.tcp.resp) } else { self.orig.payload_bytes }
+        match &self.state {
+            ProtoState::Tcp(tcp) => tcp.orig.size(&tcp.resp),
+            ProtoState::Counted { orig, .. } => *orig,
+        }
     }
 
     /// Payload bytes sent by the responder (`resp_bytes`).
     pub fn resp_bytes(&self) -> u64 {
-        if self.key.proto == proto::TCP { self.tcp.resp.size(&self.tcp.orig) } else { self.resp.payload_bytes }
+        match &self.state {
+            ProtoState::Tcp(tcp) => tcp.resp.size(&tcp.orig),
+            ProtoState::Counted { resp, .. } => *resp,
+        }
     }
 
     /// `last - start`.
@@ -191,4 +229,12 @@ impl<S> Flow<S> {
             _ => "unknown_transport",
         }
     }
+}
+
+/// The part of [`Flow::flip`] outside the protocol state (fields, so that the TCP state can stay
+/// borrowed while it flips).
+fn flip_common(key: &mut PackedKey, orig: &mut DirStats, resp: &mut DirStats, history: &mut History) {
+    *key = key.reversed();
+    core::mem::swap(orig, resp);
+    history.flip();
 }

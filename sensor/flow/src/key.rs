@@ -1,6 +1,6 @@
 //! Flow keys: the 5-tuple plus VLAN tags, oriented originator → responder.
 
-use core::net::IpAddr;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use sensor_wire::{Decoded, Transport};
 
 /// IP protocol numbers the flow table treats specially.
@@ -55,6 +55,98 @@ impl FlowKey {
     /// The same flow seen from the other side.
     pub fn reversed(&self) -> FlowKey {
         FlowKey { orig_h: self.resp_h, resp_h: self.orig_h, orig_p: self.resp_p, resp_p: self.orig_p, ..*self }
+    }
+}
+
+/// A [`FlowKey`] as a flow stores it: 42 bytes instead of 48, alignment 1, no padding.
+///
+/// Both addresses take 16 bytes (IPv4 as `::ffff:a.b.c.d`), and one byte says which family each
+/// is and which VLAN tags are present, so packing is lossless for every key: unpacking gives back
+/// exactly the key that was packed. Keys are compared packed (the table packs the lookup key once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PackedKey {
+    orig_h: [u8; 16],
+    resp_h: [u8; 16],
+    orig_p: [u8; 2],
+    resp_p: [u8; 2],
+    pub(crate) proto: u8,
+    vlan: [u8; 2],
+    inner_vlan: [u8; 2],
+    /// [`PackedKey::V6`], [`PackedKey::VLAN`], [`PackedKey::INNER_VLAN`].
+    flags: u8,
+}
+
+impl PackedKey {
+    /// The originator's address is IPv6 (else IPv4, stored mapped).
+    const ORIG_V6: u8 = 0x1;
+    /// The responder's address is IPv6.
+    const RESP_V6: u8 = 0x2;
+    /// The outer VLAN tag is present.
+    const VLAN: u8 = 0x4;
+    /// The inner VLAN tag is present.
+    const INNER_VLAN: u8 = 0x8;
+
+    pub(crate) fn pack(key: &FlowKey) -> PackedKey {
+        let addr = |a: IpAddr| match a {
+            IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+            IpAddr::V6(v6) => v6.octets(),
+        };
+        let flag = |set: bool, bit: u8| if set { bit } else { 0 };
+        PackedKey {
+            orig_h: addr(key.orig_h),
+            resp_h: addr(key.resp_h),
+            orig_p: key.orig_p.to_ne_bytes(),
+            resp_p: key.resp_p.to_ne_bytes(),
+            proto: key.proto,
+            vlan: key.vlan.unwrap_or(0).to_ne_bytes(),
+            inner_vlan: key.inner_vlan.unwrap_or(0).to_ne_bytes(),
+            flags: flag(key.orig_h.is_ipv6(), Self::ORIG_V6)
+                | flag(key.resp_h.is_ipv6(), Self::RESP_V6)
+                | flag(key.vlan.is_some(), Self::VLAN)
+                | flag(key.inner_vlan.is_some(), Self::INNER_VLAN),
+        }
+    }
+
+    pub(crate) fn unpack(&self) -> FlowKey {
+        let addr = |a: [u8; 16], v6: bool| {
+            let a = Ipv6Addr::from(a);
+            match a.to_ipv4_mapped() {
+                Some(v4) if !v6 => IpAddr::V4(v4),
+                // Not reached: IPv4 addresses are always stored mapped.
+                _ if !v6 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                _ => IpAddr::V6(a),
+            }
+        };
+        FlowKey {
+            orig_h: addr(self.orig_h, self.flags & Self::ORIG_V6 != 0),
+            resp_h: addr(self.resp_h, self.flags & Self::RESP_V6 != 0),
+            orig_p: self.orig_p(),
+            resp_p: self.resp_p(),
+            proto: self.proto,
+            vlan: (self.flags & Self::VLAN != 0).then(|| u16::from_ne_bytes(self.vlan)),
+            inner_vlan: (self.flags & Self::INNER_VLAN != 0).then(|| u16::from_ne_bytes(self.inner_vlan)),
+        }
+    }
+
+    pub(crate) fn orig_p(&self) -> u16 {
+        u16::from_ne_bytes(self.orig_p)
+    }
+
+    pub(crate) fn resp_p(&self) -> u16 {
+        u16::from_ne_bytes(self.resp_p)
+    }
+
+    /// The same flow seen from the other side.
+    pub(crate) fn reversed(&self) -> PackedKey {
+        let families = (self.flags & Self::ORIG_V6) << 1 | (self.flags & Self::RESP_V6) >> 1;
+        PackedKey {
+            orig_h: self.resp_h,
+            resp_h: self.orig_h,
+            orig_p: self.resp_p,
+            resp_p: self.orig_p,
+            flags: self.flags & !(Self::ORIG_V6 | Self::RESP_V6) | families,
+            ..*self
+        }
     }
 }
 

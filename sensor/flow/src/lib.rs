@@ -2,11 +2,11 @@
 //!
 //! | file | what it holds |
 //! |---|---|
-//! | `key.rs` | [`FlowKey`] (5-tuple + VLANs, originator first), ICMP type pairing, Zeek's likely server ports |
+//! | `key.rs` | [`FlowKey`] (5-tuple + VLANs, originator first) and its packed stored form, ICMP type pairing, Zeek's likely server ports |
 //! | `table.rs` | [`FlowTable`]: slab + hash index + LRU lists, expiry, the eviction rule, [`FlowSink`] |
 //! | `flow.rs` | [`Flow`]: counters, `conn_state`, bytes, role flips |
 //! | `tcp.rs` | the TCP endpoint state machine (Zeek's `TCPSessionAdapter`), content gaps |
-//! | `history.rs` | the inline history string and its once/scaled letters |
+//! | `history.rs` | the inline history string (5 bits a letter) and its once/scaled letters |
 //! | `community_id.rs` | [`community_id`] v1 |
 //! | `uid.rs` | [`uid`]: Zeek-style connection ids |
 //!
@@ -31,7 +31,7 @@ mod tests;
 
 pub use community_id::community_id;
 pub use flow::{DirStats, EndReason, Flow};
-pub use history::{History, MAX_HISTORY};
+pub use history::{History, HistoryStr, MAX_HISTORY};
 pub use key::{FlowKey, proto};
 pub use table::{FlowId, FlowSink, FlowTable, Tracked};
 pub use tcp::EndpointState;
@@ -43,7 +43,7 @@ use core::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowConfig {
     /// Most flows held at once; past it the flow idle longest is evicted. Default 1,000,000
-    /// (about 300 MiB; see docs/PERFORMANCE.md).
+    /// (about 280 MiB with the sensor's analyser state; see docs/PERFORMANCE.md).
     pub max_flows: usize,
     /// TCP inactivity timeout. Default 5 min (Zeek's `tcp_inactivity_timeout`).
     pub tcp_inactivity: Duration,

@@ -14,7 +14,7 @@
 //! 5-tuples.
 
 use crate::flow::{EndReason, Flow, Weirds};
-use crate::key::{FlowKey, likely_server_port, proto};
+use crate::key::{FlowKey, PackedKey, likely_server_port, proto};
 use crate::{FlowConfig, FlowStats};
 use core::hash::BuildHasher;
 use core::time::Duration;
@@ -137,10 +137,12 @@ impl<S: Default> FlowTable<S> {
         }
         let key = FlowKey::of(pkt);
         let hash = self.hash(&key);
+        let packed = PackedKey::pack(&key);
+        let reversed = packed.reversed();
         let slots = &self.slots;
-        let found = self
-            .index
-            .find(hash, |&i| slots[i as usize].flow.as_ref().is_some_and(|f| f.key == key || f.key == key.reversed()));
+        let found = self.index.find(hash, |&i| {
+            slots[i as usize].flow.as_ref().is_some_and(|f| *f.packed_key() == packed || *f.packed_key() == reversed)
+        });
         // The periodic sweep runs once a second; a flow whose timeout passed since then must not
         // take this packet (Zeek would have removed it), so check the one found.
         let found = found.copied().filter(|&i| {
@@ -162,7 +164,7 @@ impl<S: Default> FlowTable<S> {
             unreachable!("flow slot {idx} is empty")
         };
         let before = list_of(flow);
-        let from_orig = flow.update(ts, pkt, flow.key == key, &mut weirds);
+        let from_orig = flow.update(ts, pkt, *flow.packed_key() == packed, &mut weirds);
         for &name in &weirds.names[..weirds.len] {
             if flow.first_report(name) {
                 sink.weird(flow, name);
@@ -189,7 +191,7 @@ impl<S: Default> FlowTable<S> {
         if flip {
             key = key.reversed();
         }
-        let mut flow = Flow::new(key, self.next_serial, ts, S::default());
+        let mut flow = Flow::new(PackedKey::pack(&key), self.next_serial, ts, S::default());
         if flip {
             flow.history.push(b'^');
         }
@@ -207,7 +209,7 @@ impl<S: Default> FlowTable<S> {
         };
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.index.insert_unique(hash, idx, |&i| slot_hash(hasher, &slots[i as usize]));
-        self.link_tail(idx, list_for_new(&key));
+        self.link_tail(idx, list_for_new(key.proto, key.orig_p, key.resp_p));
         idx
     }
 
@@ -268,7 +270,7 @@ impl<S: Default> FlowTable<S> {
         let list = self.slots[idx as usize].flow.as_ref().map_or(List::Other, list_of);
         self.unlink(idx, list);
         let Some(flow) = self.slots[idx as usize].flow.take() else { return };
-        let hash = self.hash(&flow.key);
+        let hash = self.hash(&flow.key());
         if let Ok(entry) = self.index.find_entry(hash, |&i| i == idx) {
             entry.remove();
         }
@@ -332,22 +334,26 @@ fn key_hash(hasher: &foldhash::fast::RandomState, key: &FlowKey) -> u64 {
 }
 
 fn slot_hash<S>(hasher: &foldhash::fast::RandomState, slot: &Slot<S>) -> u64 {
-    slot.flow.as_ref().map_or(0, |f| key_hash(hasher, &f.key))
+    slot.flow.as_ref().map_or(0, |f| key_hash(hasher, &f.key()))
 }
 
 /// The list a flow belongs in. A flow only changes list when a packet updates it (it closes),
 /// and `track` unlinks it from the list it was in before the update.
 fn list_of<S>(flow: &Flow<S>) -> List {
-    if flow.closing() { List::Closing } else { list_for_new(&flow.key) }
+    if flow.closing() {
+        List::Closing
+    } else {
+        list_for_new(flow.packed_key().proto, flow.packed_key().orig_p(), flow.packed_key().resp_p())
+    }
 }
 
 /// UDP ports whose flows get Zeek's DNS session timeout.
 const DNS_UDP_PORTS: [u16; 3] = [53, 5353, 5355];
 
-fn list_for_new(key: &FlowKey) -> List {
-    match key.proto {
+fn list_for_new(proto: u8, orig_p: u16, resp_p: u16) -> List {
+    match proto {
         proto::TCP => List::Tcp,
-        proto::UDP if DNS_UDP_PORTS.contains(&key.resp_p) || DNS_UDP_PORTS.contains(&key.orig_p) => List::UdpDns,
+        proto::UDP if DNS_UDP_PORTS.contains(&resp_p) || DNS_UDP_PORTS.contains(&orig_p) => List::UdpDns,
         proto::UDP => List::Udp,
         proto::ICMP | proto::ICMPV6 => List::Icmp,
         _ => List::Other,

@@ -43,19 +43,44 @@ fn seq_delta(a: u32, b: u32) -> i64 {
     i64::from(a.wrapping_sub(b) as i32)
 }
 
+/// A 64-bit relative sequence kept as bytes: alignment 1, so that an [`Endpoint`] needs only
+/// 4-byte alignment and [`TcpState`] packs without padding (8 bytes per flow).
+#[derive(Debug, Clone, Copy, Default)]
+struct Wide([u8; 8]);
+
+impl Wide {
+    fn get(self) -> i64 {
+        i64::from_ne_bytes(self.0)
+    }
+
+    fn new(value: i64) -> Wide {
+        Wide(value.to_ne_bytes())
+    }
+}
+
+/// [`Endpoint::bits`]: this side sent a FIN or RST that closed it (Zeek's `did_close`).
+const DID_CLOSE: u8 = 0x1;
+/// This side sent a FIN (Zeek's `FIN_cnt > 0`, the only way the count is read).
+const FIN_SEEN: u8 = 0x2;
+/// A packet from this side was seen.
+const FIRST_SEEN: u8 = 0x4;
+/// Kept in the originator's bits only: the connection started partial (Zeek's `is_partial`).
+const PARTIAL: u8 = 0x8;
+
 /// One side of a TCP connection.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Endpoint {
     pub(crate) state: EndpointState,
     prev_state: EndpointState,
-    pub(crate) did_close: bool,
-    fin_cnt: u8,
+    /// [`DID_CLOSE`], [`FIN_SEEN`], [`FIRST_SEEN`], [`PARTIAL`].
+    bits: u8,
     /// Initial sequence number (the SYN's, or one before the first byte seen).
     start: u32,
     /// Highest sequence number sent, relative to `start` (64-bit, so it survives wrap-around).
-    last: i64,
-    /// Highest sequence number of this side acknowledged by the peer, relative to `start`.
-    ack: i64,
+    last: Wide,
+    /// Highest sequence number of this side acknowledged by the peer, relative to `start`
+    /// (64-bit: with one direction unseen it runs ahead of `last` without bound).
+    ack: Wide,
     /// Relative sequence just past this side's FIN (low 32 bits; see [`Endpoint::near_last`]).
     fin_seq: u32,
     /// Relative sequence of the last SYN, FIN and RST, truncated to 32 bits (only compared for
@@ -74,11 +99,44 @@ pub(crate) struct Endpoint {
 }
 
 impl Endpoint {
+    fn last(&self) -> i64 {
+        self.last.get()
+    }
+
+    fn set_last(&mut self, last: i64) {
+        self.last = Wide::new(last);
+    }
+
+    fn ack(&self) -> i64 {
+        self.ack.get()
+    }
+
+    fn set_ack(&mut self, ack: i64) {
+        self.ack = Wide::new(ack);
+    }
+
+    fn bit(&self, bit: u8) -> bool {
+        self.bits & bit != 0
+    }
+
+    fn set_bit(&mut self, bit: u8, on: bool) {
+        if on {
+            self.bits |= bit;
+        } else {
+            self.bits &= !bit;
+        }
+    }
+
+    pub(crate) fn did_close(&self) -> bool {
+        self.bit(DID_CLOSE)
+    }
+
     /// A relative sequence stored in 32 bits, widened again next to `last`: the gap-tracking and
     /// FIN positions are always within 2 GiB of the highest sequence sent, and keeping them in 32
     /// bits saves 16 bytes per endpoint, which matters at a million flows.
     fn near_last(&self, low: u32) -> i64 {
-        self.last + i64::from(low.wrapping_sub(self.last as u32) as i32)
+        let last = self.last();
+        last + i64::from(low.wrapping_sub(last as u32) as i32)
     }
 
     fn raw(&self, rel: i64) -> u32 {
@@ -87,13 +145,13 @@ impl Endpoint {
 
     /// Relative position of `seq`, using the last sequence as the reference point.
     fn rel(&self, seq: u32) -> i64 {
-        self.last + seq_delta(seq, self.raw(self.last))
+        self.last() + seq_delta(seq, self.raw(self.last()))
     }
 
     fn init(&mut self, start: u32, last: u32) {
         self.start = start;
-        self.ack = 0;
-        self.last = seq_delta(last, start);
+        self.set_ack(0);
+        self.set_last(seq_delta(last, start));
         self.contig = 1;
         self.pending_start = 0;
         self.pending_end = 0;
@@ -111,14 +169,14 @@ impl Endpoint {
         if self.prev_state == EndpointState::SynSent
             && self.state == EndpointState::Reset
             && peer.state == EndpointState::Inactive
-            && !(self.ack == 0 || self.ack == 1)
+            && !(self.ack() == 0 || self.ack() == 1)
         {
             // A half-open connection discovered and aborted: its numbers mean nothing.
             return 0;
         }
         // Less the SYN octet.
-        let mut size = (self.last.max(self.ack).max(0) as u64).saturating_sub(1);
-        if self.fin_cnt > 0 && size != 0 {
+        let mut size = (self.last().max(self.ack()).max(0) as u64).saturating_sub(1);
+        if self.bit(FIN_SEEN) && size != 0 {
             size -= 1; // the FIN octet
         }
         size
@@ -148,7 +206,7 @@ impl Endpoint {
     /// acknowledged but never seen.
     fn acked(&mut self, mut ack: i64) -> u64 {
         let fin_seq = self.near_last(self.fin_seq);
-        if self.fin_cnt > 0 && ack >= fin_seq {
+        if self.bit(FIN_SEEN) && ack >= fin_seq {
             ack = fin_seq - 1;
         }
         let mut contig = self.near_last(self.contig);
@@ -171,14 +229,12 @@ impl Endpoint {
     }
 }
 
-/// Both endpoints of a TCP connection.
+/// Both endpoints of a TCP connection. The connection's own flags live in the endpoints' spare
+/// bits ([`FIRST_SEEN`] per side, [`PARTIAL`] in the originator's), so the whole is 128 bytes.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct TcpState {
     pub(crate) orig: Endpoint,
     pub(crate) resp: Endpoint,
-    is_partial: bool,
-    first_seen_orig: bool,
-    first_seen_resp: bool,
 }
 
 /// What one segment did to the connection.
@@ -198,14 +254,23 @@ pub(crate) trait WeirdSink {
 }
 
 impl TcpState {
+    /// Zeek's `is_partial`: the connection was first seen without its handshake.
+    fn is_partial(&self) -> bool {
+        self.orig.bit(PARTIAL)
+    }
+
+    fn set_partial(&mut self, partial: bool) {
+        self.orig.set_bit(PARTIAL, partial);
+    }
+
     /// Whether the connection is closed and can be removed after the close delay.
     pub(crate) fn closing(&self) -> bool {
         use EndpointState::*;
         let (o, r) = (&self.orig, &self.resp);
-        (o.did_close && r.did_close)
+        (o.did_close() && r.did_close())
             || o.state == Reset
             || r.state == Reset
-            || ((o.did_close || r.did_close) && (o.state == Inactive || r.state == Inactive))
+            || ((o.did_close() || r.did_close()) && (o.state == Inactive || r.state == Inactive))
     }
 
     /// Processes one segment (Zeek's `TCPSessionAdapter::Process`).
@@ -225,11 +290,11 @@ impl TcpState {
 
         // Partial status: the first packet of each side decides.
         if from_orig {
-            if !self.first_seen_orig {
-                self.is_partial = !syn || ack_flag;
+            if !self.orig.bit(FIRST_SEEN) {
+                self.set_partial(!syn || ack_flag);
             }
-        } else if !self.first_seen_resp && !self.is_partial {
-            self.is_partial = !syn;
+        } else if !self.resp.bit(FIRST_SEEN) && !self.is_partial() {
+            self.set_partial(!syn);
         }
 
         let mut seg_len = len + i64::from(syn) + i64::from(fin);
@@ -283,7 +348,7 @@ impl TcpState {
         // History: a SYN-ACK-first connection flips on the first real traffic.
         let bits = u8::from(syn) + u8::from(fin) + u8::from(rst);
         let productive = bits == 0 && (len > 0 || ack_flag);
-        if productive && history.as_str() == "H" {
+        if productive && history.is(b"H") {
             out.flip = true;
             return out; // the caller swaps the roles and processes the segment again
         }
@@ -324,12 +389,12 @@ impl TcpState {
             history.push(crate::history::case(b'W', from_orig));
         }
 
-        out.active = !self.orig.did_close || !self.resp.did_close;
+        out.active = !self.orig.did_close() || !self.resp.did_close();
         let (endpoint, peer) =
             if from_orig { (&mut self.orig, &mut self.resp) } else { (&mut self.resp, &mut self.orig) };
 
         if fin {
-            endpoint.fin_cnt = endpoint.fin_cnt.saturating_add(1);
+            endpoint.set_bit(FIN_SEEN, true);
             endpoint.fin_seq = (rel_seq + seg_len) as u32;
         }
 
@@ -343,15 +408,15 @@ impl TcpState {
                 peer.init(start, start);
                 rel_ack = Some(1);
             } else {
-                let ack_rel = peer.ack + seq_delta(seg.ack, peer.raw(peer.ack));
+                let ack_rel = peer.ack() + seq_delta(seg.ack, peer.raw(peer.ack()));
                 if ack_rel < 0 {
                     weirds.weird("TCP_ack_underflow_or_misorder");
                     rel_ack = Some(0);
                 } else {
                     if !rst {
-                        let delta = seq_delta(seg.ack, peer.raw(peer.ack));
+                        let delta = seq_delta(seg.ack, peer.raw(peer.ack()));
                         if !(seg.ack == 0 && delta > TOO_LARGE_SEQ_DELTA) && delta > 0 {
-                            peer.ack += delta;
+                            peer.set_ack(peer.ack() + delta);
                         }
                     }
                     rel_ack = Some(ack_rel);
@@ -360,15 +425,15 @@ impl TcpState {
         }
 
         // update_last_seq
-        let delta_last = seq_delta(past, endpoint.raw(endpoint.last));
+        let delta_last = seq_delta(past, endpoint.raw(endpoint.last()));
         if (syn || rst) && delta_last.abs() > TOO_LARGE_SEQ_DELTA {
             // not trusted
-        } else if fin && endpoint.last == 1 {
-            endpoint.last += delta_last;
+        } else if fin && endpoint.last() == 1 {
+            endpoint.set_last(endpoint.last() + delta_last);
         } else if endpoint.state == Reset {
             // nothing after a RST is trusted
         } else if delta_last > 0 {
-            endpoint.last += delta_last;
+            endpoint.set_last(endpoint.last() + delta_last);
         } else if len > 0 && endpoint.rxmt.hit() {
             history.push(crate::history::case(b'T', from_orig));
         }
@@ -376,10 +441,11 @@ impl TcpState {
         self.update_state_machine(from_orig, seg, delta_last, weirds);
 
         // Content gaps, now that the state machine knows whether this ACK closes the connection.
+        let is_partial = self.is_partial();
         let (endpoint, peer) =
             if from_orig { (&mut self.orig, &mut self.resp) } else { (&mut self.resp, &mut self.orig) };
         if let Some(ack) = rel_ack {
-            let partial_start = ack <= 2 && self.is_partial;
+            let partial_start = ack <= 2 && is_partial;
             let missed = peer.acked(ack);
             let clean = matches!(peer.state, Established | Closed) && matches!(endpoint.state, Established | Closed);
             if missed > 0 && !partial_start && clean {
@@ -395,14 +461,14 @@ impl TcpState {
         }
         if fin || rst {
             let closing = if fin && !rst { Closed } else { endpoint.state };
-            if matches!(closing, Closed | Reset) && !endpoint.did_close {
-                endpoint.did_close = true;
+            if matches!(closing, Closed | Reset) {
+                endpoint.set_bit(DID_CLOSE, true);
             }
         }
         if from_orig {
-            self.first_seen_orig = true;
+            self.orig.set_bit(FIRST_SEEN, true);
         } else {
-            self.first_seen_resp = true;
+            self.resp.set_bit(FIRST_SEEN, true);
         }
         out
     }
@@ -420,7 +486,9 @@ impl TcpState {
         let (syn, fin, rst, ack) =
             (flags.has(TcpFlags::SYN), flags.has(TcpFlags::FIN), flags.has(TcpFlags::RST), flags.has(TcpFlags::ACK));
         let len = seg.payload_len;
-        let is_partial = &mut self.is_partial;
+        // Zeek clears `is_partial` on a completed handshake; the bit lives in the originator's
+        // endpoint, which is borrowed below, so it is cleared after the match.
+        let mut handshake_done = false;
         let (endpoint, peer) =
             if from_orig { (&mut self.orig, &mut self.resp) } else { (&mut self.resp, &mut self.orig) };
         match endpoint.state {
@@ -437,13 +505,13 @@ impl TcpState {
                         if ack {
                             let in_window = {
                                 let a = peer.rel(seg.ack);
-                                a >= 0 && a <= peer.last
+                                a >= 0 && a <= peer.last()
                             };
                             if peer.state != Inactive && peer.state != Partial && !in_window {
                                 weirds.weird("bad_SYN_ack");
                             }
                         } else if peer.state == SynAckSent && seg.seq == endpoint.start {
-                            *is_partial = false;
+                            handshake_done = true;
                             peer.set_state(Established);
                         } else {
                             weirds.weird("simultaneous_open");
@@ -475,7 +543,7 @@ impl TcpState {
                         // a bare ACK answering a SYN: still waiting for the SYN-ACK
                     } else if ack && peer.state == Established {
                         endpoint.set_state(Established);
-                        *is_partial = false;
+                        handshake_done = true;
                     } else {
                         endpoint.set_state(Partial);
                     }
@@ -541,13 +609,18 @@ impl TcpState {
                 }
             }
         }
+        if handshake_done {
+            self.set_partial(false);
+        }
     }
 
-    /// Swaps the roles of the two endpoints.
+    /// Swaps the roles of the two endpoints (the partial flag stays with the connection).
     pub(crate) fn flip(&mut self) {
+        let partial = self.is_partial();
         core::mem::swap(&mut self.orig, &mut self.resp);
-        core::mem::swap(&mut self.first_seen_orig, &mut self.first_seen_resp);
-        self.first_seen_orig = true;
+        self.resp.set_bit(PARTIAL, false);
+        self.set_partial(partial);
+        self.orig.set_bit(FIRST_SEEN, true);
     }
 
     /// Zeek's `conn_state` for TCP, with the history for the RSTOS0 test.

@@ -128,7 +128,8 @@ impl<O: RecordSink> Context<O> {
 }
 
 fn conn_id<S>(flow: &Flow<S>) -> ConnId {
-    ConnId { orig_h: flow.key.orig_h, orig_p: flow.key.orig_p, resp_h: flow.key.resp_h, resp_p: flow.key.resp_p }
+    let key = flow.key();
+    ConnId { orig_h: key.orig_h, orig_p: key.orig_p, resp_h: key.resp_h, resp_p: key.resp_p }
 }
 
 /// Writes a flow's DNS transactions with the flow's identity.
@@ -185,7 +186,8 @@ impl<O: RecordSink> FlowSink<AppState> for Context<O> {
             dns.finish(&mut out);
         }
         let uid = uid(self.uid_seed, flow.serial);
-        let community = community_id(&flow.key, 0);
+        let key = flow.key();
+        let community = community_id(&key, 0);
         let duration = flow.duration();
         let has_duration = !duration.is_zero();
         let rec = ConnRecord {
@@ -198,18 +200,18 @@ impl<O: RecordSink> FlowSink<AppState> for Context<O> {
             orig_bytes: has_duration.then(|| flow.orig_bytes()),
             resp_bytes: has_duration.then(|| flow.resp_bytes()),
             conn_state: flow.conn_state(),
-            local_orig: self.is_local(&flow.key.orig_h),
-            local_resp: self.is_local(&flow.key.resp_h),
+            local_orig: self.is_local(&key.orig_h),
+            local_resp: self.is_local(&key.resp_h),
             missed_bytes: flow.missed_bytes,
-            history: flow.history.as_str(),
+            history: &flow.history.letters(),
             orig_pkts: flow.orig.pkts,
             orig_ip_bytes: flow.orig.ip_bytes,
             resp_pkts: flow.resp.pkts,
             resp_ip_bytes: flow.resp.ip_bytes,
-            ip_proto: flow.key.proto,
+            ip_proto: key.proto,
             community_id: &community,
-            vlan: flow.key.vlan,
-            inner_vlan: flow.key.inner_vlan,
+            vlan: key.vlan,
+            inner_vlan: key.inner_vlan,
         };
         let result = self.out.conn(&rec);
         self.record(result);
@@ -348,7 +350,8 @@ fn analyse<O: RecordSink>(
         if !is_dns_port(dns_transport, sport, dport) {
             return;
         }
-        flow.app.dns = Some(Box::new(DnsFlow::with_addrs(dns_transport, flow.key.orig_h, flow.key.resp_h)));
+        let key = flow.key();
+        flow.app.dns = Some(Box::new(DnsFlow::with_addrs(dns_transport, key.orig_h, key.resp_h)));
     }
     let id = conn_id(flow);
     let proto = flow.proto_name();
