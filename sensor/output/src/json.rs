@@ -146,6 +146,7 @@ impl<'a> Object<'a> {
         Object { out, first: true }
     }
 
+    #[inline]
     fn key(&mut self, k: &str) -> &mut Vec<u8> {
         if !self.first {
             self.out.push(b',');
@@ -158,12 +159,14 @@ impl<'a> Object<'a> {
     }
 
     /// A string field.
+    #[inline]
     pub fn str(&mut self, k: &str, v: &str) -> &mut Self {
         string(self.key(k), v);
         self
     }
 
     /// A string field when `v` is set.
+    #[inline]
     pub fn opt_str(&mut self, k: &str, v: Option<&str>) -> &mut Self {
         if let Some(v) = v {
             self.str(k, v);
@@ -172,12 +175,14 @@ impl<'a> Object<'a> {
     }
 
     /// An unsigned integer field.
+    #[inline]
     pub fn uint(&mut self, k: &str, v: u64) -> &mut Self {
         uint(self.key(k), v);
         self
     }
 
     /// An unsigned integer field when `v` is set.
+    #[inline]
     pub fn opt_uint(&mut self, k: &str, v: Option<u64>) -> &mut Self {
         if let Some(v) = v {
             self.uint(k, v);
@@ -186,12 +191,14 @@ impl<'a> Object<'a> {
     }
 
     /// A time or interval field in seconds, from nanoseconds.
+    #[inline]
     pub fn secs(&mut self, k: &str, nanos: u64) -> &mut Self {
         secs6(self.key(k), nanos);
         self
     }
 
     /// A time or interval field when `nanos` is set.
+    #[inline]
     pub fn opt_secs(&mut self, k: &str, nanos: Option<u64>) -> &mut Self {
         if let Some(n) = nanos {
             self.secs(k, n);
@@ -200,12 +207,14 @@ impl<'a> Object<'a> {
     }
 
     /// A boolean field.
+    #[inline]
     pub fn bool(&mut self, k: &str, v: bool) -> &mut Self {
         self.key(k).extend_from_slice(if v { b"true" } else { b"false" });
         self
     }
 
     /// An address field.
+    #[inline]
     pub fn addr(&mut self, k: &str, v: &IpAddr) -> &mut Self {
         addr(self.key(k), v);
         self
