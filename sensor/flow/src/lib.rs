@@ -5,7 +5,7 @@
 //! | `key.rs` | [`FlowKey`] (5-tuple + VLANs, originator first) and its packed stored form, ICMP type pairing, Zeek's likely server ports |
 //! | `table.rs` | [`FlowTable`]: slab + hash index + LRU lists, expiry, the eviction rule, [`FlowSink`] |
 //! | `flow.rs` | [`Flow`]: counters, `conn_state`, bytes, role flips |
-//! | `tcp.rs` | the TCP endpoint state machine (Zeek's `TCPSessionAdapter`), content gaps |
+//! | `tcp/` | the TCP endpoint state machine (Zeek's `TCPSessionAdapter`), content gaps |
 //! | `history.rs` | the inline history string (5 bits a letter) and its once/scaled letters |
 //! | `community_id.rs` | [`community_id`] v1 |
 //! | `uid.rs` | [`uid`]: Zeek-style connection ids |
