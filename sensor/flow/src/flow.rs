@@ -80,7 +80,7 @@ impl WeirdSink for Weirds {
 
 impl<S> Flow<S> {
     pub(crate) fn new(key: PackedKey, serial: u64, ts: Timestamp, app: S) -> Flow<S> {
-        let state = if key.proto == proto::TCP {
+        let state = if key.proto() == proto::TCP {
             ProtoState::Tcp(TcpState::default())
         } else {
             ProtoState::Counted { orig: 0, resp: 0 }
@@ -187,7 +187,7 @@ impl<S> Flow<S> {
 
     /// Zeek's `conn_state`.
     pub fn conn_state(&self) -> &'static str {
-        match (&self.state, self.key.proto) {
+        match (&self.state, self.key.proto()) {
             (ProtoState::Tcp(tcp), _) => tcp.conn_state(&self.history.letters()),
             (_, proto::UDP) => match (self.orig.pkts > 0, self.resp.pkts > 0) {
                 (true, true) => "SF",
@@ -222,7 +222,7 @@ impl<S> Flow<S> {
 
     /// Zeek's transport name for `proto`.
     pub fn proto_name(&self) -> &'static str {
-        match self.key.proto {
+        match self.key.proto() {
             proto::TCP => "tcp",
             proto::UDP => "udp",
             proto::ICMP | proto::ICMPV6 => "icmp",
@@ -234,7 +234,7 @@ impl<S> Flow<S> {
 /// The part of [`Flow::flip`] outside the protocol state (fields, so that the TCP state can stay
 /// borrowed while it flips).
 fn flip_common(key: &mut PackedKey, orig: &mut DirStats, resp: &mut DirStats, history: &mut History) {
-    *key = key.reversed();
+    key.reverse();
     core::mem::swap(orig, resp);
     history.flip();
 }

@@ -58,26 +58,36 @@ impl FlowKey {
     }
 }
 
-/// A [`FlowKey`] as a flow stores it: 42 bytes instead of 48, alignment 1, no padding.
+/// A [`FlowKey`] as a flow stores it: 24 bytes instead of 48.
 ///
-/// Both addresses take 16 bytes (IPv4 as `::ffff:a.b.c.d`), and one byte says which family each
-/// is and which VLAN tags are present, so packing is lossless for every key: unpacking gives back
-/// exactly the key that was packed. Keys are compared packed (the table packs the lookup key once).
+/// IPv4 addresses are stored inline (8 bytes for both), IPv6 addresses in a box of their own (an
+/// allocation per IPv6 flow, made when the flow is created), so that the IPv4 flows that make up
+/// most of a network do not carry 24 bytes of mapped-address padding each. One byte says which
+/// family each address is and which VLAN tags are present, so packing is lossless for every key:
+/// unpacking gives back exactly the key that was packed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PackedKey {
+    /// Both addresses IPv4: originator then responder.
+    V4 { addrs: [u8; 8], rest: Rest },
+    /// Any other pair (IPv6, or the mixed pairs only a hand-built key has), as 16 bytes each with
+    /// IPv4 mapped.
+    V6 { addrs: Box<[u8; 32]>, rest: Rest },
+}
+
+/// What a [`PackedKey`] holds besides addresses (alignment 1, so it fills the enum's padding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct PackedKey {
-    orig_h: [u8; 16],
-    resp_h: [u8; 16],
+pub(crate) struct Rest {
     orig_p: [u8; 2],
     resp_p: [u8; 2],
-    pub(crate) proto: u8,
+    proto: u8,
     vlan: [u8; 2],
     inner_vlan: [u8; 2],
-    /// [`PackedKey::V6`], [`PackedKey::VLAN`], [`PackedKey::INNER_VLAN`].
+    /// [`Rest::ORIG_V6`], [`Rest::RESP_V6`], [`Rest::VLAN`], [`Rest::INNER_VLAN`].
     flags: u8,
 }
 
-impl PackedKey {
-    /// The originator's address is IPv6 (else IPv4, stored mapped).
+impl Rest {
+    /// The originator's address is IPv6 (else IPv4).
     const ORIG_V6: u8 = 0x1;
     /// The responder's address is IPv6.
     const RESP_V6: u8 = 0x2;
@@ -86,66 +96,123 @@ impl PackedKey {
     /// The inner VLAN tag is present.
     const INNER_VLAN: u8 = 0x8;
 
+    fn reverse(&mut self) {
+        let families = (self.flags & Self::ORIG_V6) << 1 | (self.flags & Self::RESP_V6) >> 1;
+        self.flags = self.flags & !(Self::ORIG_V6 | Self::RESP_V6) | families;
+        core::mem::swap(&mut self.orig_p, &mut self.resp_p);
+    }
+}
+
+impl PackedKey {
     pub(crate) fn pack(key: &FlowKey) -> PackedKey {
-        let addr = |a: IpAddr| match a {
-            IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-            IpAddr::V6(v6) => v6.octets(),
-        };
         let flag = |set: bool, bit: u8| if set { bit } else { 0 };
-        PackedKey {
-            orig_h: addr(key.orig_h),
-            resp_h: addr(key.resp_h),
+        let rest = Rest {
             orig_p: key.orig_p.to_ne_bytes(),
             resp_p: key.resp_p.to_ne_bytes(),
             proto: key.proto,
             vlan: key.vlan.unwrap_or(0).to_ne_bytes(),
             inner_vlan: key.inner_vlan.unwrap_or(0).to_ne_bytes(),
-            flags: flag(key.orig_h.is_ipv6(), Self::ORIG_V6)
-                | flag(key.resp_h.is_ipv6(), Self::RESP_V6)
-                | flag(key.vlan.is_some(), Self::VLAN)
-                | flag(key.inner_vlan.is_some(), Self::INNER_VLAN),
+            flags: flag(key.orig_h.is_ipv6(), Rest::ORIG_V6)
+                | flag(key.resp_h.is_ipv6(), Rest::RESP_V6)
+                | flag(key.vlan.is_some(), Rest::VLAN)
+                | flag(key.inner_vlan.is_some(), Rest::INNER_VLAN),
+        };
+        match (key.orig_h, key.resp_h) {
+            (IpAddr::V4(orig), IpAddr::V4(resp)) => {
+                let mut addrs = [0; 8];
+                addrs[..4].copy_from_slice(&orig.octets());
+                addrs[4..].copy_from_slice(&resp.octets());
+                PackedKey::V4 { addrs, rest }
+            }
+            (orig, resp) => {
+                let wide = |a: IpAddr| match a {
+                    IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+                    IpAddr::V6(v6) => v6.octets(),
+                };
+                let mut addrs = Box::new([0; 32]);
+                addrs[..16].copy_from_slice(&wide(orig));
+                addrs[16..].copy_from_slice(&wide(resp));
+                PackedKey::V6 { addrs, rest }
+            }
+        }
+    }
+
+    fn rest(&self) -> &Rest {
+        match self {
+            PackedKey::V4 { rest, .. } | PackedKey::V6 { rest, .. } => rest,
         }
     }
 
     pub(crate) fn unpack(&self) -> FlowKey {
-        let addr = |a: [u8; 16], v6: bool| {
-            let a = Ipv6Addr::from(a);
-            match a.to_ipv4_mapped() {
-                Some(v4) if !v6 => IpAddr::V4(v4),
-                // Not reached: IPv4 addresses are always stored mapped.
-                _ if !v6 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                _ => IpAddr::V6(a),
+        let (orig_h, resp_h) = match self {
+            PackedKey::V4 { addrs, .. } => {
+                let v4 = |bytes: &[u8]| IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]));
+                (v4(&addrs[..4]), v4(&addrs[4..]))
+            }
+            PackedKey::V6 { addrs, rest } => {
+                let wide = |bytes: &[u8], v6: bool| {
+                    let mut octets = [0; 16];
+                    octets.copy_from_slice(bytes);
+                    let a = Ipv6Addr::from(octets);
+                    match a.to_ipv4_mapped() {
+                        Some(v4) if !v6 => IpAddr::V4(v4),
+                        _ => IpAddr::V6(a),
+                    }
+                };
+                (
+                    wide(&addrs[..16], rest.flags & Rest::ORIG_V6 != 0),
+                    wide(&addrs[16..], rest.flags & Rest::RESP_V6 != 0),
+                )
             }
         };
+        let rest = self.rest();
         FlowKey {
-            orig_h: addr(self.orig_h, self.flags & Self::ORIG_V6 != 0),
-            resp_h: addr(self.resp_h, self.flags & Self::RESP_V6 != 0),
+            orig_h,
+            resp_h,
             orig_p: self.orig_p(),
             resp_p: self.resp_p(),
-            proto: self.proto,
-            vlan: (self.flags & Self::VLAN != 0).then(|| u16::from_ne_bytes(self.vlan)),
-            inner_vlan: (self.flags & Self::INNER_VLAN != 0).then(|| u16::from_ne_bytes(self.inner_vlan)),
+            proto: rest.proto,
+            vlan: (rest.flags & Rest::VLAN != 0).then(|| u16::from_ne_bytes(rest.vlan)),
+            inner_vlan: (rest.flags & Rest::INNER_VLAN != 0).then(|| u16::from_ne_bytes(rest.inner_vlan)),
         }
     }
 
+    /// Whether this is the flow of `key`: `Some(true)` in the same orientation, `Some(false)`
+    /// reversed (sent by the responder).
+    pub(crate) fn matches(&self, key: &FlowKey) -> Option<bool> {
+        let own = self.unpack();
+        if own == *key {
+            Some(true)
+        } else if own == key.reversed() {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn proto(&self) -> u8 {
+        self.rest().proto
+    }
+
     pub(crate) fn orig_p(&self) -> u16 {
-        u16::from_ne_bytes(self.orig_p)
+        u16::from_ne_bytes(self.rest().orig_p)
     }
 
     pub(crate) fn resp_p(&self) -> u16 {
-        u16::from_ne_bytes(self.resp_p)
+        u16::from_ne_bytes(self.rest().resp_p)
     }
 
-    /// The same flow seen from the other side.
-    pub(crate) fn reversed(&self) -> PackedKey {
-        let families = (self.flags & Self::ORIG_V6) << 1 | (self.flags & Self::RESP_V6) >> 1;
-        PackedKey {
-            orig_h: self.resp_h,
-            resp_h: self.orig_h,
-            orig_p: self.resp_p,
-            resp_p: self.orig_p,
-            flags: self.flags & !(Self::ORIG_V6 | Self::RESP_V6) | families,
-            ..*self
+    /// Turns the key around: the responder becomes the originator.
+    pub(crate) fn reverse(&mut self) {
+        match self {
+            PackedKey::V4 { addrs, rest } => {
+                addrs.rotate_left(4);
+                rest.reverse();
+            }
+            PackedKey::V6 { addrs, rest } => {
+                addrs.rotate_left(16);
+                rest.reverse();
+            }
         }
     }
 }

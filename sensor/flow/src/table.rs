@@ -137,12 +137,10 @@ impl<S: Default> FlowTable<S> {
         }
         let key = FlowKey::of(pkt);
         let hash = self.hash(&key);
-        let packed = PackedKey::pack(&key);
-        let reversed = packed.reversed();
         let slots = &self.slots;
-        let found = self.index.find(hash, |&i| {
-            slots[i as usize].flow.as_ref().is_some_and(|f| *f.packed_key() == packed || *f.packed_key() == reversed)
-        });
+        let found = self
+            .index
+            .find(hash, |&i| slots[i as usize].flow.as_ref().is_some_and(|f| f.packed_key().matches(&key).is_some()));
         // The periodic sweep runs once a second; a flow whose timeout passed since then must not
         // take this packet (Zeek would have removed it), so check the one found.
         let found = found.copied().filter(|&i| {
@@ -164,7 +162,8 @@ impl<S: Default> FlowTable<S> {
             unreachable!("flow slot {idx} is empty")
         };
         let before = list_of(flow);
-        let from_orig = flow.update(ts, pkt, *flow.packed_key() == packed, &mut weirds);
+        let same_way = flow.packed_key().matches(&key) == Some(true);
+        let from_orig = flow.update(ts, pkt, same_way, &mut weirds);
         for &name in &weirds.names[..weirds.len] {
             if flow.first_report(name) {
                 sink.weird(flow, name);
@@ -343,7 +342,7 @@ fn list_of<S>(flow: &Flow<S>) -> List {
     if flow.closing() {
         List::Closing
     } else {
-        list_for_new(flow.packed_key().proto, flow.packed_key().orig_p(), flow.packed_key().resp_p())
+        list_for_new(flow.packed_key().proto(), flow.packed_key().orig_p(), flow.packed_key().resp_p())
     }
 }
 

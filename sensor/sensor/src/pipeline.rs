@@ -46,14 +46,33 @@ impl Service {
     }
 }
 
-/// What the analysers keep per flow (16 bytes: it is multiplied by a million flows).
+/// What the analysers keep per flow: 8 bytes, since it is multiplied by a million flows, so an
+/// analyser's state lives in a box made when the flow turns out to carry its protocol.
 #[derive(Default)]
 pub struct AppState {
-    dns: Option<Box<DnsFlow>>,
-    /// The application protocol confirmed on this flow.
-    service: Service,
+    dns: Option<Box<DnsState>>,
+}
+
+// docs/PERFORMANCE.md budgets 1,000,000 flows: keep the per-flow state from silently growing.
+const _: () = assert!(size_of::<AppState>() == 8);
+
+impl AppState {
+    /// The application protocol confirmed on this flow (Zeek's `service`).
+    fn service(&self) -> Service {
+        match &self.dns {
+            Some(dns) if dns.confirmed => Service::Dns,
+            _ => Service::Unknown,
+        }
+    }
+}
+
+/// A flow's DNS analyser and what the pipeline keeps beside it.
+struct DnsState {
+    analyser: DnsFlow,
+    /// A DNS message was logged: the flow's service is `dns`.
+    confirmed: bool,
     /// DNS weirds raised on this flow, for sampling (saturates).
-    dns_weirds: u16,
+    weirds: u16,
 }
 
 /// Counters of the pipeline itself (the decoder, flow table and output keep their own).
@@ -138,7 +157,9 @@ struct DnsOut<'a, O> {
     id: ConnId,
     serial: u64,
     proto: &'static str,
-    service: &'a mut Service,
+    /// [`DnsState::confirmed`].
+    confirmed: &'a mut bool,
+    /// [`DnsState::weirds`].
     weirds: &'a mut u16,
     /// The analyser found the first message was a response from the originator: the flow's
     /// roles must be swapped (Zeek flips the connection).
@@ -147,7 +168,7 @@ struct DnsOut<'a, O> {
 
 impl<O: RecordSink> DnsSink for DnsOut<'_, O> {
     fn record(&mut self, rec: &DnsRecord) {
-        *self.service = Service::Dns;
+        *self.confirmed = true;
         let uid = uid(self.ctx.uid_seed, self.serial);
         let line = DnsRecordLine { uid: &uid, id: self.id, proto: self.proto, rec };
         let result = self.ctx.out.dns(&line);
@@ -178,12 +199,10 @@ impl<O: RecordSink> FlowSink<AppState> for Context<O> {
             self.stats.flows_evicted += 1;
         }
         let id = conn_id(&flow);
-        if let Some(mut dns) = flow.app.dns.take() {
-            let proto = flow.proto_name();
-            let AppState { service, dns_weirds, .. } = &mut flow.app;
-            let mut out =
-                DnsOut { ctx: self, id, serial: flow.serial, proto, service, weirds: dns_weirds, flipped: false };
-            dns.finish(&mut out);
+        let (proto, serial) = (flow.proto_name(), flow.serial);
+        if let Some(DnsState { analyser, confirmed, weirds }) = flow.app.dns.as_deref_mut() {
+            let mut out = DnsOut { ctx: self, id, serial, proto, confirmed, weirds, flipped: false };
+            analyser.finish(&mut out);
         }
         let uid = uid(self.uid_seed, flow.serial);
         let key = flow.key();
@@ -195,7 +214,7 @@ impl<O: RecordSink> FlowSink<AppState> for Context<O> {
             uid: &uid,
             id,
             proto: flow.proto_name(),
-            service: flow.app.service.name(),
+            service: flow.app.service().name(),
             duration: has_duration.then_some(duration),
             orig_bytes: has_duration.then(|| flow.orig_bytes()),
             resp_bytes: has_duration.then(|| flow.resp_bytes()),
@@ -351,17 +370,17 @@ fn analyse<O: RecordSink>(
             return;
         }
         let key = flow.key();
-        flow.app.dns = Some(Box::new(DnsFlow::with_addrs(dns_transport, key.orig_h, key.resp_h)));
+        let analyser = DnsFlow::with_addrs(dns_transport, key.orig_h, key.resp_h);
+        flow.app.dns = Some(Box::new(DnsState { analyser, confirmed: false, weirds: 0 }));
     }
     let id = conn_id(flow);
     let proto = flow.proto_name();
     let serial = flow.serial;
-    let AppState { dns, service, dns_weirds } = &mut flow.app;
-    let Some(dns) = dns.as_mut() else { return };
-    let mut out = DnsOut { ctx, id, serial, proto, service, weirds: dns_weirds, flipped: false };
+    let Some(DnsState { analyser, confirmed, weirds }) = flow.app.dns.as_deref_mut() else { return };
+    let mut out = DnsOut { ctx, id, serial, proto, confirmed, weirds, flipped: false };
     match transport {
-        Transport::Udp { payload, .. } => dns.udp(cfg, ts, from_orig, payload, &mut out),
-        Transport::Tcp(seg) => dns.tcp(cfg, ts, from_orig, seg, &mut out),
+        Transport::Udp { payload, .. } => analyser.udp(cfg, ts, from_orig, payload, &mut out),
+        Transport::Tcp(seg) => analyser.tcp(cfg, ts, from_orig, seg, &mut out),
         _ => {}
     }
     if out.flipped {

@@ -46,18 +46,31 @@ fn seq_delta(a: u32, b: u32) -> i64 {
     i64::from(a.wrapping_sub(b) as i32)
 }
 
-/// A 64-bit relative sequence kept as bytes: alignment 1, so that an [`Endpoint`] needs only
-/// 4-byte alignment and [`TcpState`] packs without padding (8 bytes per flow).
+/// A relative sequence number in 48 bits kept as bytes: alignment 1, so that an [`Endpoint`]
+/// needs only 4-byte alignment and packs without padding.
+///
+/// Zeek keeps these in 64 bits so that they survive wrap-around; 48 bits hold ±128 TiB of one
+/// direction of one connection, beyond which the value saturates (no connection a sensor watches
+/// sends that much before its timeout) and the byte counts derived from it stop growing.
 #[derive(Debug, Clone, Copy, Default)]
-struct Wide([u8; 8]);
+struct Wide([u8; 6]);
 
 impl Wide {
+    const MAX: i64 = (1 << 47) - 1;
+    const MIN: i64 = -(1 << 47);
+
     fn get(self) -> i64 {
-        i64::from_ne_bytes(self.0)
+        let mut bytes = [0; 8];
+        bytes[2..].copy_from_slice(&self.0);
+        // Sign-extend from bit 47.
+        i64::from_be_bytes(bytes) << 16 >> 16
     }
 
     fn new(value: i64) -> Wide {
-        Wide(value.to_ne_bytes())
+        let bytes = value.clamp(Self::MIN, Self::MAX).to_be_bytes();
+        let mut wide = [0; 6];
+        wide.copy_from_slice(&bytes[2..]);
+        Wide(wide)
     }
 }
 
@@ -79,10 +92,10 @@ pub(crate) struct Endpoint {
     bits: u8,
     /// Initial sequence number (the SYN's, or one before the first byte seen).
     start: u32,
-    /// Highest sequence number sent, relative to `start` (64-bit, so it survives wrap-around).
+    /// Highest sequence number sent, relative to `start` (48-bit, so it survives wrap-around).
     last: Wide,
     /// Highest sequence number of this side acknowledged by the peer, relative to `start`
-    /// (64-bit: with one direction unseen it runs ahead of `last` without bound).
+    /// (48-bit: with one direction unseen it runs ahead of `last` without bound).
     ack: Wide,
     /// Relative sequence just past this side's FIN (low 32 bits; see [`Endpoint::near_last`]).
     fin_seq: u32,
@@ -233,7 +246,7 @@ impl Endpoint {
 }
 
 /// Both endpoints of a TCP connection. The connection's own flags live in the endpoints' spare
-/// bits ([`FIRST_SEEN`] per side, [`PARTIAL`] in the originator's), so the whole is 128 bytes.
+/// bits ([`FIRST_SEEN`] per side, [`PARTIAL`] in the originator's), so the whole is 120 bytes.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct TcpState {
     pub(crate) orig: Endpoint,
@@ -483,5 +496,19 @@ impl TcpState {
         self.resp.set_bit(PARTIAL, false);
         self.set_partial(partial);
         self.orig.set_bit(FIRST_SEEN, true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Wide;
+
+    #[test]
+    fn wide_sequences_round_trip_and_saturate() {
+        for v in [0, 1, -1, 4_294_967_296, -4_294_967_297, Wide::MAX, Wide::MIN] {
+            assert_eq!(Wide::new(v).get(), v);
+        }
+        assert_eq!(Wide::new(i64::MAX).get(), Wide::MAX);
+        assert_eq!(Wide::new(i64::MIN).get(), Wide::MIN);
     }
 }
