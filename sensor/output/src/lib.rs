@@ -10,15 +10,18 @@
 //! | `records.rs` | [`ConnRecord`], [`DnsRecordLine`], [`WeirdRecord`] and their JSON |
 //! | `json.rs` | [`json`]: the small JSON object writer the records use |
 //! | `jsonl.rs` | [`JsonLines`]: `conn.jsonl`, `dns.jsonl`, `weird.jsonl` in a directory |
+//! | `tee.rs` | [`Tee`]: one sink writing to two (the store and JSON lines) |
 //! | `lib.rs` | the [`RecordSink`] trait every output implements, [`OutputStats`] |
 //!
-//! The store (sled) will be another [`RecordSink`].
+//! The telemetry store (`sensor-store`) is another [`RecordSink`]; [`Tee`] writes to two.
 
 pub mod json;
 mod jsonl;
 mod records;
+mod tee;
 
 pub use jsonl::JsonLines;
+pub use tee::Tee;
 pub use records::{ConnId, ConnRecord, DnsRecordLine, WeirdRecord};
 
 /// Errors of an output.
@@ -33,6 +36,10 @@ pub enum OutputError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The telemetry store failed (its own error type, boxed: the store crate comes after this
+    /// one in the packet path).
+    #[error("store: {0}")]
+    Store(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Records written, by kind.
@@ -56,6 +63,12 @@ pub trait RecordSink {
     fn weird(&mut self, rec: &WeirdRecord<'_>) -> Result<(), OutputError>;
     /// Makes everything written so far durable.
     fn flush(&mut self) -> Result<(), OutputError>;
+    /// Called between batches of packets with the wall-clock time, for outputs that flush on a
+    /// timer. Does nothing by default.
+    fn tick(&mut self, now: std::time::Instant) -> Result<(), OutputError> {
+        let _ = now;
+        Ok(())
+    }
     /// Records written so far.
     fn stats(&self) -> OutputStats;
 }

@@ -1,13 +1,18 @@
 //! The record shapes and their JSON lines, with Zeek's JSON field names.
+//!
+//! The records are also serde types, which the telemetry store encodes in field order: adding,
+//! removing or reordering a field changes the store's on-disk format (docs/store.md).
 
 use crate::json::Object;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use core::net::IpAddr;
 use core::time::Duration;
 use sensor_analyzers::dns::DnsRecord;
 use sensor_wire::Timestamp;
 
 /// A connection's endpoints (Zeek's `id` record, flattened as `id.orig_h` …).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnId {
     /// Originator address.
     pub orig_h: IpAddr,
@@ -29,7 +34,7 @@ impl ConnId {
 }
 
 /// One `conn.jsonl` line.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnRecord<'a> {
     /// First packet.
     pub ts: Timestamp,
@@ -38,9 +43,9 @@ pub struct ConnRecord<'a> {
     /// Endpoints.
     pub id: ConnId,
     /// `tcp`, `udp`, `icmp` or `unknown_transport`.
-    pub proto: &'static str,
+    pub proto: &'a str,
     /// Application protocol identified (`dns`), if any.
-    pub service: Option<&'static str>,
+    pub service: Option<&'a str>,
     /// Last packet minus first; `None` when zero (Zeek leaves it out then).
     pub duration: Option<Duration>,
     /// Originator payload bytes; left out with `duration`.
@@ -48,7 +53,7 @@ pub struct ConnRecord<'a> {
     /// Responder payload bytes; left out with `duration`.
     pub resp_bytes: Option<u64>,
     /// Zeek's connection state code.
-    pub conn_state: &'static str,
+    pub conn_state: &'a str,
     /// Whether the originator is in the configured local networks.
     pub local_orig: bool,
     /// Whether the responder is in the configured local networks.
@@ -104,22 +109,22 @@ impl ConnRecord<'_> {
 }
 
 /// One `dns.jsonl` line: a [`DnsRecord`] with the connection it belongs to.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DnsRecordLine<'a> {
     /// Connection uid.
     pub uid: &'a str,
     /// Endpoints.
     pub id: ConnId,
     /// `udp` or `tcp`.
-    pub proto: &'static str,
-    /// The transaction.
-    pub rec: &'a DnsRecord,
+    pub proto: &'a str,
+    /// The transaction: borrowed from the analyser when written, owned when read back.
+    pub rec: Cow<'a, DnsRecord>,
 }
 
 impl DnsRecordLine<'_> {
     /// Appends the record's JSON object (without the newline).
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        let r = self.rec;
+        let r = &*self.rec;
         let mut o = Object::new(out);
         o.secs("ts", r.ts.nanos()).str("uid", self.uid);
         self.id.write(&mut o);
@@ -151,7 +156,7 @@ impl DnsRecordLine<'_> {
 }
 
 /// One `weird.jsonl` line: an anomaly in a packet, a flow, a DNS message or the capture itself.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WeirdRecord<'a> {
     /// When it was seen.
     pub ts: Timestamp,
@@ -168,7 +173,7 @@ pub struct WeirdRecord<'a> {
     /// Which sensor saw it.
     pub peer: &'a str,
     /// Which part of the sensor raised it: `capture`, `decode`, `flow`, `dns`.
-    pub source: &'static str,
+    pub source: &'a str,
 }
 
 impl WeirdRecord<'_> {

@@ -3,6 +3,7 @@
 //! One [`Pipeline`] per capture queue or replay, owning its decoder, flow table and output: no
 //! locks, no shared state. The same pipeline serves replay and (later) live capture.
 
+use std::borrow::Cow;
 use crate::config::Config;
 use ipnet::IpNet;
 use sensor_analyzers::dns::{DnsConfig, DnsFlow, DnsRecord, DnsSink, DnsTransport, is_dns_port};
@@ -170,7 +171,7 @@ impl<O: RecordSink> DnsSink for DnsOut<'_, O> {
     fn record(&mut self, rec: &DnsRecord) {
         *self.confirmed = true;
         let uid = uid(self.ctx.uid_seed, self.serial);
-        let line = DnsRecordLine { uid: &uid, id: self.id, proto: self.proto, rec };
+        let line = DnsRecordLine { uid: &uid, id: self.id, proto: self.proto, rec: Cow::Borrowed(rec) };
         let result = self.ctx.out.dns(&line);
         self.ctx.record(result);
     }

@@ -43,7 +43,10 @@ pub const RECORD_POOL_KEEP_ANSWERS: usize = 64;
 /// Text holds Zeek's bytes escaped as by [`render::push_escaped`](super::render::push_escaped).
 ///
 /// The analyzer builds records itself; the setters exist for tools and tests of record writers.
-#[derive(Clone, PartialEq, Eq, Default)]
+///
+/// The telemetry store serialises records with serde in field order: adding, removing or
+/// reordering fields changes its on-disk format (docs/store.md).
+#[derive(Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DnsRecord {
     /// When the first message of the transaction was seen.
     pub ts: Timestamp,
@@ -103,7 +106,7 @@ pub struct DnsRecord {
 
 /// An optional text field whose buffer outlives `None`. Invariant: `text` is empty when unset,
 /// so the derived equality compares values.
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 struct Text {
     set: bool,
     text: String,

@@ -1,0 +1,329 @@
+//! Queries: records by time range, kind, host, domain, uid or Community ID, newest or oldest
+//! first, streamed.
+//!
+//! The result is produced one time bucket at a time: the next bucket holding candidates is found
+//! in the most selective index (`hosts` for a host, `domains` for a domain, else `time`), the
+//! blocks of that bucket are pruned by their filters (uid, Community ID, DNS name), read, and
+//! their matching records sorted by time. Memory is therefore bounded by the matching records of
+//! one bucket (one minute), whatever the size of the result.
+
+use crate::block::Block;
+use crate::dict::Dictionaries;
+use crate::record::{Decoded, Kind};
+use crate::trees::{BlockId, DomainKey, HostKey, TimeKey, bucket_of, domains, filters};
+use crate::{Store, StoreError};
+use core::net::IpAddr;
+use sensor_wire::Timestamp;
+use std::collections::VecDeque;
+
+/// Result order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Newest first (what an analyst looks at first).
+    #[default]
+    NewestFirst,
+    /// Oldest first.
+    OldestFirst,
+}
+
+/// What to find. Every set field must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    /// Records at or after this time.
+    pub from: Option<Timestamp>,
+    /// Records before this time.
+    pub to: Option<Timestamp>,
+    /// Kinds to return; empty means all.
+    pub kinds: Vec<Kind>,
+    /// Records involving this host on either side.
+    pub host: Option<IpAddr>,
+    /// DNS records whose query is this name or a name under it (a registered domain such as
+    /// `example.com`, or any name below one).
+    pub domain: Option<String>,
+    /// Records of this connection uid.
+    pub uid: Option<String>,
+    /// Records of this Community ID.
+    pub community_id: Option<String>,
+    /// At most this many records.
+    pub limit: Option<usize>,
+    /// Order of the results.
+    pub order: Order,
+}
+
+/// One record found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// Its kind.
+    pub kind: Kind,
+    /// Its time.
+    pub ts: Timestamp,
+    /// The block it was read from.
+    pub block: BlockId,
+    bytes: Vec<u8>,
+}
+
+impl Hit {
+    /// The record.
+    pub fn decoded(&self) -> Result<Decoded<'_>, StoreError> {
+        Decoded::decode(self.kind, &self.bytes)
+            .map_err(|e| StoreError::BadBlock { id: self.block, reason: format!("record does not decode: {e}") })
+    }
+}
+
+/// Which index gives the candidate blocks.
+#[derive(Debug, Clone)]
+enum Source {
+    Time,
+    Host(IpAddr),
+    Domain(String),
+}
+
+/// The records of a [`Query`], in order; an `Err` item reports a damaged block, and the results
+/// go on after it.
+pub struct QueryResults {
+    store: Store,
+    query: Query,
+    kinds: Vec<Kind>,
+    source: Source,
+    /// Filter keys every candidate block must hold.
+    filter_keys: Vec<u64>,
+    /// The domain, lower case, for matching records.
+    domain: Option<String>,
+    dicts: Dictionaries,
+    /// Buckets still to look at, inclusive (`None` when done).
+    remaining: Option<(u64, u64)>,
+    pending: VecDeque<Result<Hit, StoreError>>,
+    returned: usize,
+    /// Blocks read and blocks the filters spared.
+    pub blocks_read: u64,
+    /// Blocks skipped because their filter rules the query out.
+    pub blocks_filtered: u64,
+}
+
+impl Store {
+    /// Runs a query.
+    pub fn query(&self, query: &Query) -> Result<QueryResults, StoreError> {
+        let kinds = if query.kinds.is_empty() { Kind::ALL.to_vec() } else { query.kinds.clone() };
+        let domain = query.domain.as_deref().map(|d| d.trim_end_matches('.').to_ascii_lowercase());
+        let registered = match &domain {
+            Some(d) => Some(
+                domains::registered(d)
+                    .ok_or_else(|| StoreError::BadQuery(format!("`{d}` is not a domain name")))?
+                    .to_owned(),
+            ),
+            None => None,
+        };
+        let source = match (query.host, &registered) {
+            (Some(host), _) => Source::Host(host),
+            (None, Some(r)) => Source::Domain(r.clone()),
+            (None, None) => Source::Time,
+        };
+        let mut filter_keys = Vec::new();
+        if let Some(uid) = &query.uid {
+            filter_keys.push(filters::hash(filters::Tag::Uid, uid));
+        }
+        if let Some(id) = &query.community_id {
+            filter_keys.push(filters::hash(filters::Tag::CommunityId, id));
+        }
+        if let Some(d) = &domain {
+            filter_keys.push(filters::hash(filters::Tag::Name, d));
+        }
+        let first = query.from.map_or(0, bucket_of);
+        let last = match query.to {
+            Some(Timestamp(0)) => None,
+            Some(to) => Some(bucket_of(Timestamp(to.0 - 1))),
+            None => Some(u64::MAX),
+        };
+        let empty = query.limit == Some(0) || query.from.zip(query.to).is_some_and(|(f, t)| f >= t);
+        Ok(QueryResults {
+            store: self.clone(),
+            query: query.clone(),
+            kinds,
+            source,
+            filter_keys,
+            domain,
+            dicts: Dictionaries::new(0),
+            remaining: last.filter(|&l| !empty && first <= l).map(|l| (first, l)),
+            pending: VecDeque::new(),
+            returned: 0,
+            blocks_read: 0,
+            blocks_filtered: 0,
+        })
+    }
+}
+
+impl QueryResults {
+    /// The next bucket holding candidates within `remaining`, in result order.
+    fn next_bucket(&self, (first, last): (u64, u64)) -> Result<Option<u64>, StoreError> {
+        let newest = self.query.order == Order::NewestFirst;
+        let mut best: Option<u64> = None;
+        for &kind in &self.kinds {
+            let found = match &self.source {
+                Source::Time => edge(&self.store.trees.time, TimeKey::range(kind, first, last), newest)?
+                    .and_then(|k| TimeKey::parse(&k))
+                    .map(|k| k.bucket),
+                Source::Host(host) => edge(&self.store.trees.hosts, HostKey::range(*host, kind, first, last), newest)?
+                    .and_then(|k| HostKey::parse_tail(&k))
+                    .map(|(bucket, _)| bucket),
+                Source::Domain(d) => edge(&self.store.trees.domains, DomainKey::range(d, kind, first, last), newest)?
+                    .and_then(|k| DomainKey::parse_tail(&k))
+                    .map(|(bucket, _)| bucket),
+            };
+            best = match (best, found) {
+                (Some(b), Some(f)) => Some(if newest { b.max(f) } else { b.min(f) }),
+                (b, f) => b.or(f),
+            };
+        }
+        Ok(best)
+    }
+
+    /// The candidate blocks of `kind` in `bucket`.
+    fn blocks(&self, kind: Kind, bucket: u64) -> Result<Vec<BlockId>, StoreError> {
+        let t = &self.store.trees;
+        let mut ids = Vec::new();
+        match &self.source {
+            Source::Time => {
+                for item in t.time.range(TimeKey::range(kind, bucket, bucket)) {
+                    ids.extend(TimeKey::parse(&item?.0).map(|k| k.block));
+                }
+            }
+            Source::Host(host) => {
+                for item in t.hosts.range(HostKey::range(*host, kind, bucket, bucket)) {
+                    ids.extend(HostKey::parse_tail(&item?.0).map(|(_, b)| b));
+                }
+            }
+            Source::Domain(d) => {
+                for item in t.domains.range(DomainKey::range(d, kind, bucket, bucket)) {
+                    ids.extend(DomainKey::parse_tail(&item?.0).map(|(_, b)| b));
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Reads one bucket's matching records into `pending`.
+    fn fill(&mut self, bucket: u64) -> Result<(), StoreError> {
+        let mut hits = Vec::new();
+        for kind in self.kinds.clone() {
+            for id in self.blocks(kind, bucket)? {
+                if !self.filter_keys.is_empty() {
+                    let filter = self.store.trees.filters.get(id.key())?;
+                    if !filters::may_contain(filter.as_deref(), &self.filter_keys) {
+                        self.blocks_filtered += 1;
+                        continue;
+                    }
+                }
+                // A block evicted since its index entry was read is simply gone.
+                let Some(bytes) = self.store.trees.blocks.get(id.key())? else { continue };
+                self.blocks_read += 1;
+                match Block::open(&bytes, &mut self.dicts) {
+                    Ok(block) => self.matches(&block, id, &mut hits),
+                    Err(reason) => self.pending.push_back(Err(StoreError::BadBlock { id, reason })),
+                }
+            }
+        }
+        match self.query.order {
+            Order::NewestFirst => hits.sort_by(|a: &Hit, b: &Hit| (b.ts, b.block).cmp(&(a.ts, a.block))),
+            Order::OldestFirst => hits.sort_by(|a: &Hit, b: &Hit| (a.ts, a.block).cmp(&(b.ts, b.block))),
+        }
+        self.pending.extend(hits.into_iter().map(Ok));
+        Ok(())
+    }
+
+    /// The records of `block` the query selects.
+    fn matches(&mut self, block: &Block, id: BlockId, hits: &mut Vec<Hit>) {
+        let kind = block.header.kind;
+        for record in block.records() {
+            let bytes = match record {
+                Ok(bytes) => bytes,
+                Err(reason) => {
+                    self.pending.push_back(Err(StoreError::BadBlock { id, reason }));
+                    break;
+                }
+            };
+            let decoded = match Decoded::decode(kind, bytes) {
+                Ok(d) => d,
+                Err(e) => {
+                    let reason = format!("record does not decode: {e}");
+                    self.pending.push_back(Err(StoreError::BadBlock { id, reason }));
+                    break;
+                }
+            };
+            if self.selects(&decoded) {
+                hits.push(Hit { kind, ts: decoded.ts(), block: id, bytes: bytes.to_vec() });
+            }
+        }
+    }
+
+    fn selects(&self, record: &Decoded<'_>) -> bool {
+        let q = &self.query;
+        let ts = record.ts();
+        let keys = record.keys();
+        q.from.is_none_or(|f| ts >= f)
+            && q.to.is_none_or(|t| ts < t)
+            && q.host.is_none_or(|h| keys.hosts.contains(&Some(h)))
+            && q.uid.as_deref().is_none_or(|u| keys.uid == Some(u))
+            && q.community_id.as_deref().is_none_or(|c| keys.community_id == Some(c))
+            && self.domain.as_deref().is_none_or(|d| keys.query.is_some_and(|name| under(name, d)))
+    }
+}
+
+/// Whether `name` is `domain` or a name below it (ASCII case-insensitive, trailing dot ignored).
+fn under(name: &str, domain: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.len() == domain.len() {
+        return name.eq_ignore_ascii_case(domain);
+    }
+    name.len() > domain.len()
+        && name.as_bytes()[name.len() - domain.len() - 1] == b'.'
+        && name[name.len() - domain.len()..].eq_ignore_ascii_case(domain)
+}
+
+/// The first (or, `last`, the final) key of a range.
+fn edge<K: AsRef<[u8]>>(
+    tree: &sled::Tree,
+    range: core::ops::RangeInclusive<K>,
+    last: bool,
+) -> Result<Option<sled::IVec>, StoreError> {
+    let mut iter = tree.range(range);
+    let item = if last { iter.next_back() } else { iter.next() };
+    Ok(item.transpose()?.map(|(k, _)| k))
+}
+
+impl Iterator for QueryResults {
+    type Item = Result<Hit, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.query.limit.is_some_and(|l| self.returned >= l) {
+                return None;
+            }
+            if let Some(item) = self.pending.pop_front() {
+                if item.is_ok() {
+                    self.returned += 1;
+                }
+                return Some(item);
+            }
+            let (first, last) = self.remaining?;
+            let bucket = match self.next_bucket((first, last)) {
+                Ok(Some(b)) => b,
+                Ok(None) => {
+                    self.remaining = None;
+                    continue;
+                }
+                Err(e) => {
+                    self.remaining = None;
+                    return Some(Err(e));
+                }
+            };
+            self.remaining = match self.query.order {
+                Order::NewestFirst => bucket.checked_sub(1).filter(|&b| b >= first).map(|b| (first, b)),
+                Order::OldestFirst => bucket.checked_add(1).filter(|&b| b <= last).map(|b| (b, last)),
+            };
+            if let Err(e) = self.fill(bucket) {
+                self.remaining = None;
+                return Some(Err(e));
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! What the store holds: record kinds, the [`Record`] trait a kind implements, the keys a record
+//! is indexed by, and records read back ([`Decoded`]).
+
+use core::fmt;
+use core::net::IpAddr;
+use core::str::FromStr;
+use sensor_output::{ConnRecord, DnsRecordLine, WeirdRecord};
+use sensor_wire::Timestamp;
+use serde::Serialize;
+
+/// A kind of record. Each kind has its own blocks and dictionary; the code is part of the
+/// on-disk format (docs/store.md) and never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// `conn`: one per flow.
+    Conn,
+    /// `dns`: one per DNS transaction.
+    Dns,
+    /// `weird`: anomalies.
+    Weird,
+}
+
+impl Kind {
+    /// Every kind, in code order.
+    pub const ALL: [Kind; 3] = [Kind::Conn, Kind::Dns, Kind::Weird];
+
+    /// The kind's code on disk.
+    pub fn code(self) -> u8 {
+        match self {
+            Kind::Conn => 1,
+            Kind::Dns => 2,
+            Kind::Weird => 3,
+        }
+    }
+
+    /// The kind of an on-disk code.
+    pub fn from_code(code: u8) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// The kind's name, as in `conn.jsonl` and `sensor query --type`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Conn => "conn",
+            Kind::Dns => "dns",
+            Kind::Weird => "weird",
+        }
+    }
+
+    /// Whether blocks of this kind are telemetry, which retention may evict under disk pressure
+    /// (alerts, later, are not).
+    pub fn is_telemetry(self) -> bool {
+        match self {
+            Kind::Conn | Kind::Dns | Kind::Weird => true,
+        }
+    }
+
+    /// Position in [`Kind::ALL`], for per-kind arrays.
+    pub(crate) fn index(self) -> usize {
+        usize::from(self.code() - 1)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Kind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Kind, String> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("unknown record type `{s}` (expected conn, dns or weird)"))
+    }
+}
+
+/// What a record is found by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Keys<'a> {
+    /// The hosts it involves (either side).
+    pub hosts: [Option<IpAddr>; 2],
+    /// The connection uid.
+    pub uid: Option<&'a str>,
+    /// The Community ID of the connection.
+    pub community_id: Option<&'a str>,
+    /// The DNS query name.
+    pub query: Option<&'a str>,
+}
+
+/// A record the store can hold: serialised with serde (postcard) in field order.
+pub trait Record: Serialize {
+    /// Its kind.
+    const KIND: Kind;
+    /// Its time: what time-range queries and retention go by.
+    fn ts(&self) -> Timestamp;
+    /// What it is indexed by.
+    fn keys(&self) -> Keys<'_>;
+}
+
+impl Record for ConnRecord<'_> {
+    const KIND: Kind = Kind::Conn;
+
+    fn ts(&self) -> Timestamp {
+        self.ts
+    }
+
+    fn keys(&self) -> Keys<'_> {
+        Keys {
+            hosts: [Some(self.id.orig_h), Some(self.id.resp_h)],
+            uid: Some(self.uid),
+            community_id: Some(self.community_id),
+            query: None,
+        }
+    }
+}
+
+impl Record for DnsRecordLine<'_> {
+    const KIND: Kind = Kind::Dns;
+
+    fn ts(&self) -> Timestamp {
+        self.rec.ts
+    }
+
+    fn keys(&self) -> Keys<'_> {
+        Keys {
+            hosts: [Some(self.id.orig_h), Some(self.id.resp_h)],
+            uid: Some(self.uid),
+            community_id: None,
+            query: self.rec.query(),
+        }
+    }
+}
+
+impl Record for WeirdRecord<'_> {
+    const KIND: Kind = Kind::Weird;
+
+    fn ts(&self) -> Timestamp {
+        self.ts
+    }
+
+    fn keys(&self) -> Keys<'_> {
+        Keys {
+            hosts: [self.id.map(|id| id.orig_h), self.id.map(|id| id.resp_h)],
+            uid: self.uid,
+            community_id: None,
+            query: None,
+        }
+    }
+}
+
+/// A record read back from a block, borrowing from the block's bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decoded<'a> {
+    /// A conn record.
+    Conn(ConnRecord<'a>),
+    /// A dns record.
+    Dns(DnsRecordLine<'a>),
+    /// A weird record.
+    Weird(WeirdRecord<'a>),
+}
+
+impl<'a> Decoded<'a> {
+    /// Decodes one record of `kind`.
+    pub fn decode(kind: Kind, bytes: &'a [u8]) -> Result<Decoded<'a>, postcard::Error> {
+        Ok(match kind {
+            Kind::Conn => Decoded::Conn(postcard::from_bytes(bytes)?),
+            Kind::Dns => Decoded::Dns(postcard::from_bytes(bytes)?),
+            Kind::Weird => Decoded::Weird(postcard::from_bytes(bytes)?),
+        })
+    }
+
+    /// Its kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Decoded::Conn(_) => Kind::Conn,
+            Decoded::Dns(_) => Kind::Dns,
+            Decoded::Weird(_) => Kind::Weird,
+        }
+    }
+
+    /// Its time.
+    pub fn ts(&self) -> Timestamp {
+        match self {
+            Decoded::Conn(r) => r.ts(),
+            Decoded::Dns(r) => r.ts(),
+            Decoded::Weird(r) => r.ts(),
+        }
+    }
+
+    /// What it is indexed by.
+    pub fn keys(&self) -> Keys<'_> {
+        match self {
+            Decoded::Conn(r) => r.keys(),
+            Decoded::Dns(r) => r.keys(),
+            Decoded::Weird(r) => r.keys(),
+        }
+    }
+
+    /// Appends its JSON line (without the newline): the same bytes as in `conn.jsonl`,
+    /// `dns.jsonl` or `weird.jsonl`.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            Decoded::Conn(r) => r.write_json(out),
+            Decoded::Dns(r) => r.write_json(out),
+            Decoded::Weird(r) => r.write_json(out),
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! The sled trees, one module each, with their typed keys. All integers in keys are big-endian so
+//! that sled's byte order is numeric order.
+//!
+//! | tree | key | value |
+//! |---|---|---|
+//! | `blocks` | [`BlockId`] | the block (header and zstd frame, [`crate::block`]) |
+//! | `time` | [`TimeKey`]: kind, bucket, block | [`TimeEntry`]: records and bytes |
+//! | `hosts` | [`HostKey`]: address, kind, bucket, block | empty |
+//! | `domains` | [`DomainKey`]: registered domain, kind, bucket, block | empty |
+//! | `filters` | [`BlockId`] | the block's membership filter ([`filters`]) |
+//! | `meta` | [`meta::Counter`] names | counters that survive restarts |
+
+pub(crate) mod blocks;
+pub(crate) mod domains;
+pub(crate) mod filters;
+pub(crate) mod hosts;
+pub(crate) mod meta;
+pub(crate) mod time;
+
+pub use blocks::BlockId;
+pub(crate) use domains::DomainKey;
+pub(crate) use hosts::HostKey;
+pub(crate) use time::{TimeEntry, TimeKey};
+
+use sensor_wire::Timestamp;
+
+/// Width of a time bucket: every block holds records of one bucket, and indices are ordered by
+/// bucket, so a time-range query reads only the buckets it covers.
+pub const BUCKET_NANOS: u64 = 60_000_000_000;
+
+/// The bucket of a time.
+pub(crate) fn bucket_of(ts: Timestamp) -> u64 {
+    ts.0 / BUCKET_NANOS
+}
+
+/// The first instant of a bucket.
+pub(crate) fn bucket_start(bucket: u64) -> Timestamp {
+    Timestamp(bucket.saturating_mul(BUCKET_NANOS))
+}
+
+/// Every tree of a store.
+#[derive(Clone)]
+pub(crate) struct Trees {
+    pub(crate) blocks: sled::Tree,
+    pub(crate) time: sled::Tree,
+    pub(crate) hosts: sled::Tree,
+    pub(crate) domains: sled::Tree,
+    pub(crate) filters: sled::Tree,
+    pub(crate) meta: sled::Tree,
+}
+
+impl Trees {
+    pub(crate) fn open(db: &sled::Db) -> sled::Result<Trees> {
+        Ok(Trees {
+            blocks: db.open_tree("blocks")?,
+            time: db.open_tree("time")?,
+            hosts: db.open_tree("hosts")?,
+            domains: db.open_tree("domains")?,
+            filters: db.open_tree("filters")?,
+            meta: db.open_tree("meta")?,
+        })
+    }
+}
+
+/// Reads a big-endian `u64` at `at`, if the slice is long enough.
+pub(crate) fn be_u64(bytes: &[u8], at: usize) -> Option<u64> {
+    bytes.get(at..at + 8).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes)
+}

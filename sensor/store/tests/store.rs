@@ -1,0 +1,285 @@
+//! The store on a real sled database in a temporary directory: writing, reopening, every query
+//! index, order and limit, retention, and the refusals (not a store, newer format, in use).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
+use sensor_analyzers::dns::DnsRecord;
+use sensor_output::{ConnId, ConnRecord, DnsRecordLine, WeirdRecord};
+use sensor_store::{Decoded, Kind, Order, Query, Store, StoreConfig, StoreError, Writer};
+use sensor_wire::Timestamp;
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// 2026-11-01 00:00:00 UTC.
+const T0: u64 = 1_793_491_200;
+
+fn ts(secs: u64) -> Timestamp {
+    Timestamp((T0 + secs) * 1_000_000_000)
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn id(orig: &str, resp: &str, resp_p: u16) -> ConnId {
+    ConnId { orig_h: ip(orig), orig_p: 40000, resp_h: ip(resp), resp_p }
+}
+
+fn conn<'a>(at: u64, orig: &str, resp: &str, uid: &'a str, community_id: &'a str) -> ConnRecord<'a> {
+    ConnRecord {
+        ts: ts(at),
+        uid,
+        id: id(orig, resp, 443),
+        proto: "tcp",
+        service: None,
+        duration: Some(Duration::from_millis(1500)),
+        orig_bytes: Some(100),
+        resp_bytes: Some(2000),
+        conn_state: "SF",
+        local_orig: true,
+        local_resp: false,
+        missed_bytes: 0,
+        history: "ShADadFf",
+        orig_pkts: 6,
+        orig_ip_bytes: 420,
+        resp_pkts: 5,
+        resp_ip_bytes: 2300,
+        ip_proto: 6,
+        community_id,
+        vlan: None,
+        inner_vlan: None,
+    }
+}
+
+fn dns_record(at: u64, query: &str) -> DnsRecord {
+    let mut rec = DnsRecord::new(ts(at), 0x1234);
+    rec.set_query(Some(query));
+    rec.qtype = Some(1);
+    rec.qclass = Some(1);
+    rec.rcode = Some(0);
+    rec.rd = true;
+    rec.push_answer("192.0.2.7", 300);
+    rec
+}
+
+fn dns<'a>(uid: &'a str, orig: &str, rec: &'a DnsRecord) -> DnsRecordLine<'a> {
+    DnsRecordLine { uid, id: id(orig, "10.0.0.53", 53), proto: "udp", rec: Cow::Borrowed(rec) }
+}
+
+fn weird(at: u64, name: &str) -> WeirdRecord<'_> {
+    WeirdRecord {
+        ts: ts(at),
+        uid: None,
+        id: None,
+        name,
+        addl: None,
+        notice: false,
+        peer: "sensor",
+        source: "decode",
+    }
+}
+
+fn config() -> StoreConfig {
+    StoreConfig { min_free_bytes: 0, ..StoreConfig::default() }
+}
+
+/// The JSON lines of every record a query returns.
+fn run(store: &Store, q: &Query) -> Vec<String> {
+    store
+        .query(q)
+        .unwrap()
+        .map(|hit| {
+            let hit = hit.unwrap();
+            let mut out = Vec::new();
+            hit.decoded().unwrap().write_json(&mut out);
+            String::from_utf8(out).unwrap()
+        })
+        .collect()
+}
+
+/// A store with conn and DNS records over three minutes, written in two flushes.
+fn sample(dir: &std::path::Path) {
+    let store = Store::open(dir, &config()).unwrap();
+    let mut w = Writer::new(store, &config()).unwrap();
+    w.append(&conn(5, "10.0.0.1", "192.0.2.7", "Cuid1", "1:aaa")).unwrap();
+    w.append(&conn(70, "10.0.0.2", "192.0.2.8", "Cuid2", "1:bbb")).unwrap();
+    let a = dns_record(10, "www.example.com");
+    w.append(&dns("Cdns1", "10.0.0.1", &a)).unwrap();
+    w.flush().unwrap();
+    let b = dns_record(130, "x1.tunnel.example.co.uk");
+    w.append(&dns("Cdns2", "10.0.0.2", &b)).unwrap();
+    w.append(&conn(125, "10.0.0.1", "198.51.100.1", "Cuid3", "1:ccc")).unwrap();
+    w.append(&weird(126, "truncated_IP")).unwrap();
+    w.flush().unwrap();
+}
+
+#[test]
+fn records_come_back_identical_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path());
+    let store = Store::open(dir.path(), &config()).unwrap();
+    let all = run(&store, &Query { order: Order::OldestFirst, ..Query::default() });
+    assert_eq!(all.len(), 6);
+    let mut expected = Vec::new();
+    conn(5, "10.0.0.1", "192.0.2.7", "Cuid1", "1:aaa").write_json(&mut expected);
+    assert_eq!(all[0], String::from_utf8(expected).unwrap());
+    let a = dns_record(10, "www.example.com");
+    let mut expected = Vec::new();
+    dns("Cdns1", "10.0.0.1", &a).write_json(&mut expected);
+    assert_eq!(all[1], String::from_utf8(expected).unwrap());
+    // Time order across kinds and blocks, both ways.
+    let times = |order| {
+        let q = Query { order, ..Query::default() };
+        store.query(&q).unwrap().map(|h| h.unwrap().ts).collect::<Vec<_>>()
+    };
+    let oldest = times(Order::OldestFirst);
+    assert_eq!(oldest, [ts(5), ts(10), ts(70), ts(125), ts(126), ts(130)]);
+    let mut newest = times(Order::NewestFirst);
+    newest.reverse();
+    assert_eq!(newest, oldest);
+}
+
+#[test]
+fn every_index_finds_its_records() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path());
+    let store = Store::open(dir.path(), &config()).unwrap();
+    let count = |q: Query| run(&store, &q).len();
+    assert_eq!(count(Query { host: Some(ip("10.0.0.1")), ..Query::default() }), 3);
+    assert_eq!(count(Query { host: Some(ip("10.0.0.53")), ..Query::default() }), 2);
+    assert_eq!(count(Query { host: Some(ip("192.0.2.99")), ..Query::default() }), 0);
+    assert_eq!(count(Query { kinds: vec![Kind::Conn], ..Query::default() }), 3);
+    assert_eq!(count(Query { kinds: vec![Kind::Weird, Kind::Dns], ..Query::default() }), 3);
+    assert_eq!(count(Query { uid: Some("Cuid2".into()), ..Query::default() }), 1);
+    assert_eq!(count(Query { uid: Some("Cdns2".into()), ..Query::default() }), 1);
+    assert_eq!(count(Query { uid: Some("Cnone".into()), ..Query::default() }), 0);
+    assert_eq!(count(Query { community_id: Some("1:ccc".into()), ..Query::default() }), 1);
+    // A registered domain, a name under it, the full name, and the public suffix rule
+    // (co.uk is a suffix, so the registered domain is example.co.uk).
+    assert_eq!(count(Query { domain: Some("example.com".into()), ..Query::default() }), 1);
+    assert_eq!(count(Query { domain: Some("WWW.Example.com.".into()), ..Query::default() }), 1);
+    assert_eq!(count(Query { domain: Some("example.co.uk".into()), ..Query::default() }), 1);
+    assert_eq!(count(Query { domain: Some("tunnel.example.co.uk".into()), ..Query::default() }), 1);
+    assert_eq!(count(Query { domain: Some("other.example.co.uk".into()), ..Query::default() }), 0);
+    assert_eq!(count(Query { domain: Some("ample.com".into()), ..Query::default() }), 0);
+    // Time range: from inclusive, to exclusive, across bucket edges.
+    assert_eq!(count(Query { from: Some(ts(10)), to: Some(ts(126)), ..Query::default() }), 3);
+    assert_eq!(count(Query { from: Some(ts(60)), to: Some(ts(120)), ..Query::default() }), 1);
+    assert_eq!(count(Query { from: Some(ts(200)), ..Query::default() }), 0);
+    // Combined: a host and a time range, a host and a domain.
+    let q = Query { host: Some(ip("10.0.0.1")), from: Some(ts(100)), ..Query::default() };
+    assert_eq!(count(q), 1);
+    let q = Query { host: Some(ip("10.0.0.2")), domain: Some("example.co.uk".into()), ..Query::default() };
+    assert_eq!(count(q), 1);
+    // Limit, newest first.
+    let q = Query { limit: Some(2), ..Query::default() };
+    let hits: Vec<_> = store.query(&q).unwrap().map(|h| h.unwrap()).collect();
+    assert_eq!(hits.iter().map(|h| h.ts).collect::<Vec<_>>(), [ts(130), ts(126)]);
+    assert!(matches!(hits[1].decoded().unwrap(), Decoded::Weird(_)));
+}
+
+#[test]
+fn filters_spare_blocks_without_the_uid() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path());
+    let store = Store::open(dir.path(), &config()).unwrap();
+    let mut results = store.query(&Query { uid: Some("Cuid3".into()), ..Query::default() }).unwrap();
+    assert_eq!(results.by_ref().count(), 1);
+    assert_eq!(results.blocks_read, 1, "only the block holding the uid is read");
+    assert!(results.blocks_filtered >= 3);
+}
+
+#[test]
+fn a_directory_that_is_not_a_store_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+    let err = Store::open(dir.path(), &config()).err().unwrap();
+    assert!(matches!(err, StoreError::NotAStore(_)), "{err}");
+    assert!(err.to_string().contains("not a sensor store"));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn a_newer_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path());
+    std::fs::write(dir.path().join("FORMAT"), "sensor-store 99\n").unwrap();
+    let err = Store::open(dir.path(), &config()).err().unwrap();
+    assert!(matches!(err, StoreError::NewerFormat { found: 99, .. }), "{err}");
+}
+
+#[test]
+fn a_second_open_while_the_first_holds_the_store_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Store::open(dir.path(), &config()).unwrap();
+    // sled's lock is per process (flock), so the second opener is another process: this test
+    // binary run as a child that only opens the store.
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args(["--exact", "open_in_child", "--nocapture", "--include-ignored"])
+        .env("STORE_UNDER_TEST", dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("in use by another process"), "{stdout}");
+}
+
+/// The child of the test above.
+#[test]
+#[ignore = "run as a child process by a_second_open_while_the_first_holds_the_store_is_refused"]
+fn open_in_child() {
+    let Some(dir) = std::env::var_os("STORE_UNDER_TEST") else { return };
+    match Store::open(std::path::Path::new(&dir), &config()) {
+        Ok(_) => println!("opened"),
+        Err(e) => println!("{e}"),
+    }
+}
+
+#[test]
+fn retention_evicts_the_oldest_blocks_over_budget_and_counts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = StoreConfig { disk_budget: 1, ..config() };
+    let store = Store::open(dir.path(), &cfg).unwrap();
+    let mut w = Writer::new(store.clone(), &cfg).unwrap();
+    for minute in 0..5 {
+        let uid = format!("C{minute}");
+        w.append(&conn(minute * 60, "10.0.0.1", "192.0.2.7", &uid, "1:x")).unwrap();
+        w.flush().unwrap();
+    }
+    // A budget of one byte keeps nothing once flushed.
+    assert_eq!(run(&store, &Query::default()).len(), 0);
+    let evicted = store.evicted().unwrap();
+    assert_eq!((evicted.blocks, evicted.records), (5, 5));
+    assert_eq!(store.stored_bytes().unwrap(), 0);
+    // Index entries went with the blocks.
+    assert_eq!(run(&store, &Query { host: Some(ip("10.0.0.1")), ..Query::default() }).len(), 0);
+}
+
+#[test]
+fn retention_evicts_by_age_behind_the_newest_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = StoreConfig { max_age: Duration::from_secs(3600), ..config() };
+    let store = Store::open(dir.path(), &cfg).unwrap();
+    let mut w = Writer::new(store.clone(), &cfg).unwrap();
+    for hour in 0..4 {
+        let uid = format!("C{hour}");
+        w.append(&conn(hour * 3600, "10.0.0.1", "192.0.2.7", &uid, "1:x")).unwrap();
+        w.flush().unwrap();
+    }
+    // Newest at 3 h: the records at 0 h and 1 h are older than an hour behind it.
+    let left: Vec<_> = store.query(&Query::default()).unwrap().map(|h| h.unwrap().ts).collect();
+    assert_eq!(left, [ts(3 * 3600), ts(2 * 3600)]);
+    assert_eq!(w.write_stats().evicted.records, 2);
+}
+
+#[test]
+fn a_store_that_lost_flushed_blocks_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path());
+    // The checkpoint says more blocks were made durable than the database holds.
+    std::fs::write(dir.path().join("CHECKPOINT"), "1000\n").unwrap();
+    let err = Store::open(dir.path(), &config()).err().unwrap();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("lost"), "{err}");
+}
