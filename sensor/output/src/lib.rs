@@ -21,8 +21,8 @@ mod records;
 mod tee;
 
 pub use jsonl::JsonLines;
-pub use tee::Tee;
 pub use records::{ConnId, ConnRecord, DnsRecordLine, WeirdRecord};
+pub use tee::Tee;
 
 /// Errors of an output.
 #[derive(Debug, thiserror::Error)]

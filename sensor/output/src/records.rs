@@ -4,12 +4,12 @@
 //! removing or reordering a field changes the store's on-disk format (docs/store.md).
 
 use crate::json::Object;
-use serde::{Deserialize, Serialize};
-use std::borrow::Cow;
 use core::net::IpAddr;
 use core::time::Duration;
 use sensor_analyzers::dns::DnsRecord;
 use sensor_wire::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// A connection's endpoints (Zeek's `id` record, flattened as `id.orig_h` …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

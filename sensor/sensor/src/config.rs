@@ -19,6 +19,8 @@ pub struct Config {
     pub fragments: FragmentsConfig,
     /// DNS analyser.
     pub dns: DnsSettings,
+    /// Telemetry store (see `sensor_store::StoreConfig` for every field and default).
+    pub store: sensor_store::StoreConfig,
 }
 
 /// The site the sensor watches.

@@ -7,9 +7,11 @@
 //! | `pipeline.rs` | [`pipeline::Pipeline`]: decode → flows → DNS → records, one per worker |
 //! | `replay.rs` | [`replay::replay`]: capture files through a pipeline, with a [`replay::Summary`] |
 //! | `demo.rs` | [`demo::write_pcap`]: the synthesised demo scenario |
-//! | `main.rs` | the command line (`sensor replay`, `sensor demo`) |
+//! | `query.rs` | [`query`]: `sensor query`'s time parsing and output formats |
+//! | `main.rs` | the command line (`sensor replay`, `sensor query`, `sensor demo`) |
 
 pub mod config;
 pub mod demo;
 pub mod pipeline;
+pub mod query;
 pub mod replay;

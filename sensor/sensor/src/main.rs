@@ -1,8 +1,12 @@
 //! The `sensor` command line.
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use sensor::config::Config;
+use sensor::query::{DEFAULT_LIMIT, Format, parse_time};
+use sensor::replay::Outputs;
+use sensor_store::{Kind, Order, Query, Store};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -15,14 +19,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Replay pcap/pcapng captures (as one timeline) into conn, dns and weird records.
+    /// Replay pcap/pcapng captures (as one timeline) into conn, dns and weird records, written
+    /// to the store (default) and, with --out, to JSON lines.
     Replay {
         /// Configuration file (TOML); defaults apply without one.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Directory for conn.jsonl, dns.jsonl and weird.jsonl.
+        /// Store directory (default: `[store] dir` of the configuration, /var/lib/sensor/store).
+        #[arg(long, conflicts_with = "no_store")]
+        store: Option<PathBuf>,
+        /// Do not write to the store (then --out is required).
+        #[arg(long, requires = "out")]
+        no_store: bool,
+        /// Also write conn.jsonl, dns.jsonl and weird.jsonl into this directory.
         #[arg(long)]
-        out: PathBuf,
+        out: Option<PathBuf>,
         /// Seed for connection uids (random by default; fix it for reproducible uids).
         #[arg(long)]
         seed: Option<u64>,
@@ -30,19 +41,64 @@ enum Command {
         #[arg(required = true)]
         captures: Vec<PathBuf>,
     },
+    /// Find records in the store.
+    Query(QueryArgs),
     /// Synthesise a short office scenario (DNS, web, SMB, an NXDOMAIN burst, a port sweep),
-    /// write it as a pcap and replay it.
+    /// write it as a pcap and replay it into a store and JSON lines.
     Demo {
-        /// Directory for demo.pcap and the records.
+        /// Directory for demo.pcap, the store and the records.
         #[arg(long, default_value = "sensor-demo")]
         out: PathBuf,
     },
 }
 
+#[derive(Args)]
+struct QueryArgs {
+    /// Configuration file (for the default store directory).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Store directory (default: `[store] dir` of the configuration).
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// Records at or after this time (Unix seconds or RFC 3339, e.g. 2026-11-01T08:00:00Z).
+    #[arg(long, value_parser = parse_time)]
+    from: Option<sensor_wire::Timestamp>,
+    /// Records before this time.
+    #[arg(long, value_parser = parse_time)]
+    to: Option<sensor_wire::Timestamp>,
+    /// Records involving this address on either side.
+    #[arg(long)]
+    host: Option<IpAddr>,
+    /// DNS records whose query is this name or under it (e.g. example.com).
+    #[arg(long)]
+    domain: Option<String>,
+    /// Record types (repeat or separate with commas; default all).
+    #[arg(long = "type", value_delimiter = ',')]
+    kinds: Vec<Kind>,
+    /// Records of this connection uid.
+    #[arg(long)]
+    uid: Option<String>,
+    /// Records of this Community ID.
+    #[arg(long)]
+    community_id: Option<String>,
+    /// At most this many records (default 1000 when nothing narrows the query).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Oldest first (default: newest first).
+    #[arg(long)]
+    oldest_first: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "json")]
+    format: Format,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Replay { config, out, seed, captures } => replay(config.as_deref(), &out, seed, &captures),
+        Command::Replay { config, store, no_store, out, seed, captures } => {
+            replay(config.as_deref(), store, no_store, out, seed, &captures)
+        }
+        Command::Query(args) => query(args),
         Command::Demo { out } => demo(&out),
     };
     match result {
@@ -61,11 +117,48 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
     })
 }
 
-fn replay(config: Option<&Path>, out: &Path, seed: Option<u64>, captures: &[PathBuf]) -> anyhow::Result<()> {
+fn replay(
+    config: Option<&Path>,
+    store: Option<PathBuf>,
+    no_store: bool,
+    out: Option<PathBuf>,
+    seed: Option<u64>,
+    captures: &[PathBuf],
+) -> anyhow::Result<()> {
     let cfg = load_config(config)?;
+    let store = (!no_store).then(|| store.unwrap_or_else(|| cfg.store.dir.clone()));
     let seed = seed.unwrap_or_else(rand::random);
-    let summary = sensor::replay::replay(captures, &cfg, out, seed)?;
+    let summary = sensor::replay::replay(captures, &cfg, &Outputs { store, jsonl: out }, seed)?;
     eprintln!("{summary}");
+    Ok(())
+}
+
+fn query(args: QueryArgs) -> anyhow::Result<()> {
+    let cfg = load_config(args.config.as_deref())?;
+    let dir = args.store.unwrap_or_else(|| cfg.store.dir.clone());
+    let mut q = Query {
+        from: args.from,
+        to: args.to,
+        kinds: args.kinds,
+        host: args.host,
+        domain: args.domain,
+        uid: args.uid,
+        community_id: args.community_id,
+        limit: args.limit,
+        order: if args.oldest_first { Order::OldestFirst } else { Order::NewestFirst },
+    };
+    if q.limit.is_none() && sensor::query::is_unfiltered(&q) {
+        q.limit = Some(DEFAULT_LIMIT);
+    }
+    if !dir.join("FORMAT").exists() {
+        anyhow::bail!("{}: no store here (give --store DIR)", dir.display());
+    }
+    let store = Store::open(&dir, &cfg.store)?;
+    let results = store.query(&q)?;
+    let (_, damaged) = sensor::query::print(results, args.format, &mut std::io::stdout().lock())?;
+    if damaged > 0 {
+        anyhow::bail!("{damaged} damaged blocks or records were skipped (see the warnings above)");
+    }
     Ok(())
 }
 
@@ -74,7 +167,13 @@ fn demo(out: &Path) -> anyhow::Result<()> {
     let pcap = out.join("demo.pcap");
     let frames = sensor::demo::write_pcap(&pcap)?;
     println!("wrote {} ({frames} frames): an office scenario synthesised by the sensor", pcap.display());
-    let summary = sensor::replay::replay(&[pcap], &Config::default(), out, 1)?;
+    // A fresh store each run: the demo's records replace the last run's.
+    let store = out.join("store");
+    if store.join("FORMAT").exists() {
+        std::fs::remove_dir_all(&store).with_context(|| format!("cannot remove the old {}", store.display()))?;
+    }
+    let outputs = Outputs { store: Some(store.clone()), jsonl: Some(out.to_owned()) };
+    let summary = sensor::replay::replay(&[pcap], &Config::default(), &outputs, 1)?;
     for log in ["conn", "dns", "weird"] {
         let path = out.join(format!("{log}.jsonl"));
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -87,5 +186,9 @@ fn demo(out: &Path) -> anyhow::Result<()> {
         }
     }
     println!("\n{summary}");
+    let store = Store::open(&store, &Config::default().store)?;
+    let q = Query { kinds: vec![Kind::Dns], limit: Some(8), ..Query::default() };
+    println!("\n== the store: sensor query --store {}/store --type dns --limit 8 --format table", out.display());
+    sensor::query::print(store.query(&q)?, Format::Table, &mut std::io::stdout().lock())?;
     Ok(())
 }

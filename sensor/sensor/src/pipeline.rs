@@ -3,7 +3,6 @@
 //! One [`Pipeline`] per capture queue or replay, owning its decoder, flow table and output: no
 //! locks, no shared state. The same pipeline serves replay and (later) live capture.
 
-use std::borrow::Cow;
 use crate::config::Config;
 use ipnet::IpNet;
 use sensor_analyzers::dns::{DnsConfig, DnsFlow, DnsRecord, DnsSink, DnsTransport, is_dns_port};
@@ -11,6 +10,7 @@ use sensor_capture::{CaptureAnomaly, Frame};
 use sensor_flow::{EndReason, Flow, FlowSink, FlowTable, community_id, uid};
 use sensor_output::{ConnId, ConnRecord, DnsRecordLine, OutputError, RecordSink, WeirdRecord};
 use sensor_wire::{Anomaly, Decode, DecodeCounters, FrameDecoder, Timestamp, Transport};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -309,6 +309,12 @@ impl<O: RecordSink> Pipeline<O> {
         }
     }
 
+    /// Lets the output flush on its timer (call between batches of frames).
+    pub fn tick(&mut self, now: std::time::Instant) {
+        let result = self.ctx.out.tick(now);
+        self.ctx.record(result);
+    }
+
     /// The first output error, if writing failed; the caller should stop.
     pub fn take_error(&mut self) -> Option<OutputError> {
         self.ctx.error.take()
@@ -349,6 +355,11 @@ impl<O: RecordSink> Pipeline<O> {
     /// The output (for its counters).
     pub fn output(&self) -> &O {
         &self.ctx.out
+    }
+
+    /// The output, given back (closing it is then the caller's).
+    pub fn into_output(self) -> O {
+        self.ctx.out
     }
 }
 

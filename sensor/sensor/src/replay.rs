@@ -4,7 +4,8 @@ use crate::config::Config;
 use crate::pipeline::Pipeline;
 use anyhow::Context as _;
 use sensor_capture::{MergedFiles, PacketSource, Poll};
-use sensor_output::{JsonLines, RecordSink};
+use sensor_output::{JsonLines, RecordSink, Tee};
+use sensor_store::{Health, Store, WriteStats, Writer};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -35,6 +36,8 @@ pub struct Summary {
     pub non_ip: u64,
     /// Flows ended early because the flow table was full.
     pub evicted: u64,
+    /// What the store did, when writing to one.
+    pub store: Option<WriteStats>,
     /// Wall-clock time.
     pub elapsed: Duration,
 }
@@ -61,23 +64,66 @@ impl std::fmt::Display for Summary {
         for (reason, n) in &self.drops {
             writeln!(f, "drops        {n:>12}  {reason}")?;
         }
+        if let Some(store) = &self.store {
+            writeln!(f, "stored       {:>12} blocks, {:.1} MiB", store.blocks, store.bytes as f64 / (1 << 20) as f64)?;
+            if store.dropped_records > 0 || store.evicted.records > 0 {
+                writeln!(f, "store drops  {:>12} records (disk full or write errors)", store.dropped_records)?;
+                writeln!(f, "evicted      {:>12} records (retention)", store.evicted.records)?;
+            }
+            if store.health != Health::Ok {
+                writeln!(f, "store health {:?}", store.health)?;
+            }
+        }
         write!(f, "elapsed      {:>12.3} s  ({:.0} packets/s)", self.elapsed.as_secs_f64(), self.packets_per_sec())
     }
 }
 
-/// Replays `captures` as one timeline into JSON lines in `out_dir`.
-pub fn replay(captures: &[PathBuf], cfg: &Config, out_dir: &Path, uid_seed: u64) -> anyhow::Result<Summary> {
-    let output = JsonLines::create(out_dir).context("cannot create the output logs")?;
-    replay_into(captures, cfg, output, uid_seed)
+/// Where a replay writes its records.
+#[derive(Debug, Clone, Default)]
+pub struct Outputs {
+    /// The telemetry store's directory.
+    pub store: Option<PathBuf>,
+    /// A directory for `conn.jsonl`, `dns.jsonl` and `weird.jsonl`.
+    pub jsonl: Option<PathBuf>,
 }
 
-/// Replays `captures` into any record sink.
+/// Opens the store in `dir` and a writer on it.
+pub fn open_writer(dir: &Path, cfg: &Config) -> anyhow::Result<Writer> {
+    let store = Store::open(dir, &cfg.store)?;
+    Ok(Writer::new(store, &cfg.store)?)
+}
+
+/// Replays `captures` as one timeline into the store and/or JSON lines.
+pub fn replay(captures: &[PathBuf], cfg: &Config, outputs: &Outputs, uid_seed: u64) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let jsonl = |dir: &Path| JsonLines::create(dir).context("cannot create the output logs");
+    let mut summary = match (&outputs.store, &outputs.jsonl) {
+        (Some(store), None) => {
+            let (mut summary, writer) = replay_into(captures, cfg, open_writer(store, cfg)?, uid_seed)?;
+            summary.store = Some(writer.write_stats().clone());
+            summary
+        }
+        (Some(store), Some(dir)) => {
+            let tee = Tee { first: open_writer(store, cfg)?, second: jsonl(dir)? };
+            let (mut summary, tee) = replay_into(captures, cfg, tee, uid_seed)?;
+            summary.store = Some(tee.first.write_stats().clone());
+            summary
+        }
+        (None, Some(dir)) => replay_into(captures, cfg, jsonl(dir)?, uid_seed)?.0,
+        (None, None) => anyhow::bail!("nothing to write to: give a store or a directory for JSON lines"),
+    };
+    // Closing the outputs (the logs, the store) is part of the time.
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// Replays `captures` into any record sink; gives the sink back with the summary.
 pub fn replay_into<O: RecordSink>(
     captures: &[PathBuf],
     cfg: &Config,
     output: O,
     uid_seed: u64,
-) -> anyhow::Result<Summary> {
+) -> anyhow::Result<(Summary, O)> {
     let started = Instant::now();
     let mut source = MergedFiles::open(captures)?;
     let mut pipeline = Pipeline::new(cfg, output, uid_seed);
@@ -87,6 +133,7 @@ pub fn replay_into<O: RecordSink>(
         for anomaly in source.take_anomalies() {
             pipeline.capture_anomaly(&anomaly);
         }
+        pipeline.tick(Instant::now());
         if let Some(e) = pipeline.take_error() {
             return Err(e).context("writing records failed");
         }
@@ -116,7 +163,7 @@ pub fn replay_into<O: RecordSink>(
     .filter(|&(_, n)| n > 0)
     .collect();
     let out = pipeline.output().stats();
-    let mut summary = Summary {
+    let summary = Summary {
         packets: pipeline.stats().frames,
         bytes: pipeline.stats().bytes,
         flows: out.conn,
@@ -125,11 +172,10 @@ pub fn replay_into<O: RecordSink>(
         drops,
         non_ip: decode.non_ip,
         evicted: pipeline.stats().flows_evicted,
-        elapsed: Duration::ZERO,
+        store: None,
+        elapsed: started.elapsed(),
     };
-    drop(pipeline); // closes the logs: part of the time
-    summary.elapsed = started.elapsed();
-    Ok(summary)
+    Ok((summary, pipeline.into_output()))
 }
 
 fn progress_bar(source: &MergedFiles) -> Option<indicatif::ProgressBar> {

@@ -28,13 +28,13 @@ fn pcap_header(link: u32) -> Vec<u8> {
 fn replay_file(dir: &Path, name: &str, bytes: &[u8]) -> Output {
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
-    sensor(&["replay", "--out", dir.join("out").to_str().unwrap(), path.to_str().unwrap()])
+    sensor(&["replay", "--no-store", "--out", dir.join("out").to_str().unwrap(), path.to_str().unwrap()])
 }
 
 #[test]
 fn missing_file_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let o = sensor(&["replay", "--out", dir.path().to_str().unwrap(), "/nonexistent/capture.pcap"]);
+    let o = sensor(&["replay", "--no-store", "--out", dir.path().to_str().unwrap(), "/nonexistent/capture.pcap"]);
     assert!(!o.status.success());
     let e = stderr(&o);
     assert!(e.contains("/nonexistent/capture.pcap") && e.contains("No such file"), "{e}");
@@ -84,6 +84,7 @@ fn config_errors_name_the_key_and_the_file() {
         "replay",
         "--config",
         cfg.to_str().unwrap(),
+        "--no-store",
         "--out",
         dir.path().to_str().unwrap(),
         pcap.to_str().unwrap(),
@@ -96,10 +97,11 @@ fn config_errors_name_the_key_and_the_file() {
 fn replay_prints_a_summary() {
     let dir = tempfile::tempdir().unwrap();
     let pcap = common::pcaps().join("dns/sv-dns-google-a-aaaa-mx.pcap");
-    let o = sensor(&["replay", "--out", dir.path().to_str().unwrap(), pcap.to_str().unwrap()]);
+    let store = dir.path().join("store");
+    let o = sensor(&["replay", "--store", store.to_str().unwrap(), pcap.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let e = stderr(&o);
-    for line in ["packets", "flows", "dns", "anomalies", "drops", "packets/s"] {
+    for line in ["packets", "flows", "dns", "anomalies", "drops", "stored", "packets/s"] {
         assert!(e.contains(line), "summary lacks {line}: {e}");
     }
 }
@@ -117,4 +119,59 @@ fn demo_produces_records_of_every_kind_of_traffic() {
     assert!(conn.contains("\"id.resp_p\":445") && conn.contains("\"conn_state\":\"SF\""), "SMB session");
     let rej = conn.lines().filter(|l| l.contains("\"conn_state\":\"REJ\"")).count();
     assert_eq!(rej, 18, "closed ports of the sweep");
+}
+
+#[test]
+fn query_finds_replayed_records_by_host_domain_type_and_uid() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let store = store.to_str().unwrap();
+    let pcap = common::pcaps().join("dns/sv-dns-google-a-aaaa-mx.pcap");
+    let o = sensor(&["replay", "--store", store, "--out", dir.path().to_str().unwrap(), pcap.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let query = |args: &[&str]| {
+        let mut all = vec!["query", "--store", store];
+        all.extend_from_slice(args);
+        let o = sensor(&all);
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    // Every DNS record, oldest first, is the dns.jsonl line with `_path` in front.
+    let dns_file = std::fs::read_to_string(dir.path().join("dns.jsonl")).unwrap();
+    let first = dns_file.lines().next().unwrap();
+    let q: serde_json::Value = serde_json::from_str(first).unwrap();
+    let out = query(&["--type", "dns", "--oldest-first"]);
+    assert_eq!(out.lines().count(), dns_file.lines().count());
+    assert!(out.lines().all(|l| l.starts_with("{\"_path\":\"dns\",")), "{out}");
+    let without_path: Vec<String> = out.lines().map(|l| format!("{{{}", &l["{\"_path\":\"dns\",".len()..])).collect();
+    let mut expected: Vec<&str> = dns_file.lines().collect();
+    let mut got: Vec<&str> = without_path.iter().map(String::as_str).collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected);
+    // By the client's address, by domain, by uid, as a table.
+    let client = q["id.orig_h"].as_str().unwrap();
+    assert!(query(&["--host", client]).lines().count() >= dns_file.lines().count());
+    let name = q["query"].as_str().unwrap();
+    let by_domain = query(&["--domain", name, "--type", "dns"]);
+    assert!(by_domain.lines().count() >= 1 && by_domain.lines().all(|l| l.contains(name)), "{by_domain}");
+    let uid = q["uid"].as_str().unwrap();
+    let by_uid = query(&["--uid", uid]);
+    assert!(by_uid.lines().count() >= 2 && by_uid.lines().all(|l| l.contains(uid)), "conn and dns of {uid}: {by_uid}");
+    let table = query(&["--type", "conn", "--format", "table", "--limit", "1"]);
+    assert_eq!(table.lines().count(), 2, "{table}");
+    assert!(table.lines().nth(1).unwrap().contains(" conn "), "{table}");
+    // Nothing before the capture.
+    assert_eq!(query(&["--to", "1000000000"]).lines().count(), 0);
+}
+
+#[test]
+fn query_errors_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = sensor(&["query", "--store", dir.path().to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no store here"), "{}", stderr(&o));
+    let o = sensor(&["query", "--store", dir.path().to_str().unwrap(), "--from", "last tuesday"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("last tuesday"), "{}", stderr(&o));
 }

@@ -4,16 +4,17 @@
 //! fixed header followed by one zstd frame (docs/store.md has the byte layout):
 //!
 //! ```text
-//! "SBLK" kind:u8 codec:u8 reserved:u16 dict:u32 count:u32 raw_len:u32 min_ts:u64 max_ts:u64 | zstd
+//! "SBLK" kind:u8 codec:u8 reserved:u16 dict:u32 count:u32 raw_len:u32 min_ts:u64 max_ts:u64
+//! written:u64 | zstd
 //! ```
 //!
 //! all little-endian. Decompressed, the payload is `count` records, each a `u32` length then the
 //! record's postcard bytes. `dict` names the zstd dictionary the frame was compressed with (0:
 //! none); dictionaries are shipped with the binary and never removed (see [`crate::dict`]).
 
+use crate::StoreError;
 use crate::dict::Dictionaries;
 use crate::record::Kind;
-use crate::StoreError;
 use sensor_wire::Timestamp;
 
 /// The block magic.
@@ -21,7 +22,7 @@ const MAGIC: [u8; 4] = *b"SBLK";
 /// Codec code: a zstd frame.
 const CODEC_ZSTD: u8 = 1;
 /// Header length in bytes.
-pub(crate) const HEADER_LEN: usize = 36;
+pub(crate) const HEADER_LEN: usize = 44;
 /// Largest decompressed payload accepted when reading: a corrupted header must not make the
 /// reader allocate gigabytes. Writers seal blocks far below it ([`crate::WriterConfig`]).
 pub(crate) const MAX_RAW_LEN: usize = 64 << 20;
@@ -41,6 +42,8 @@ pub struct BlockHeader {
     pub min_ts: Timestamp,
     /// Latest record time.
     pub max_ts: Timestamp,
+    /// When the block was written (wall clock): what the age limit goes by.
+    pub written: Timestamp,
 }
 
 impl BlockHeader {
@@ -54,6 +57,7 @@ impl BlockHeader {
         out.extend_from_slice(&self.raw_len.to_le_bytes());
         out.extend_from_slice(&self.min_ts.0.to_le_bytes());
         out.extend_from_slice(&self.max_ts.0.to_le_bytes());
+        out.extend_from_slice(&self.written.0.to_le_bytes());
     }
 
     /// Reads a header, checking what can be checked without decompressing.
@@ -75,6 +79,7 @@ impl BlockHeader {
             raw_len: u32_at(16),
             min_ts: Timestamp(u64_at(20)),
             max_ts: Timestamp(u64_at(28)),
+            written: Timestamp(u64_at(36)),
         };
         if header.raw_len as usize > MAX_RAW_LEN {
             return Err(format!("payload of {} bytes declared, more than the limit", header.raw_len));
@@ -124,7 +129,13 @@ impl BlockBuilder {
 
     /// Sorts the records by time and compresses them into `out` (header and frame); empties
     /// the builder.
-    pub(crate) fn seal(&mut self, kind: Kind, dicts: &mut Dictionaries, out: &mut Vec<u8>) -> Result<(), StoreError> {
+    pub(crate) fn seal(
+        &mut self,
+        kind: Kind,
+        written: Timestamp,
+        dicts: &mut Dictionaries,
+        out: &mut Vec<u8>,
+    ) -> Result<(), StoreError> {
         self.entries.sort_by_key(|e| e.0);
         self.payload.clear();
         for &(_, start, len) in &self.entries {
@@ -142,6 +153,7 @@ impl BlockBuilder {
             raw_len: self.payload.len() as u32,
             min_ts: first,
             max_ts: last,
+            written,
         };
         out.clear();
         header.write(out);

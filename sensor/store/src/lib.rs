@@ -58,7 +58,9 @@ const SLED_DIR: &str = "sled";
 #[non_exhaustive]
 pub enum StoreError {
     /// The directory holds something else.
-    #[error("{0}: not a sensor store (the directory is not empty and has no {FORMAT_FILE} file); refusing to write into it")]
+    #[error(
+        "{0}: not a sensor store (the directory is not empty and has no {FORMAT_FILE} file); refusing to write into it"
+    )]
     NotAStore(PathBuf),
     /// A store written by a newer sensor.
     #[error("{path}: store format version {found}, newer than this sensor's {FORMAT_VERSION}; upgrade the sensor")]
@@ -120,7 +122,8 @@ pub struct StoreConfig {
     pub flush_interval: Duration,
     /// Bytes of telemetry kept; past it the oldest telemetry blocks are evicted. Default 64 GiB.
     pub disk_budget: u64,
-    /// Telemetry older than this (behind the newest record) is evicted. Default "30days".
+    /// Telemetry written longer ago than this is evicted (by when it was stored, so that a replay
+    /// of old captures is kept as long as live records). Default "30days".
     #[serde(with = "humantime_serde")]
     pub max_age: Duration,
     /// Free bytes kept on the filesystem: below it, old telemetry is evicted and, if that is not
@@ -176,7 +179,9 @@ impl Store {
             .mode(sled::Mode::HighThroughput)
             .flush_every_ms(None);
         let db = config.open().map_err(|e| match e {
-            sled::Error::Io(ref err) if err.kind() == std::io::ErrorKind::WouldBlock => StoreError::InUse(dir.to_owned()),
+            sled::Error::Io(ref err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                StoreError::InUse(dir.to_owned())
+            }
             sled::Error::Io(err) if err.to_string().contains("lock") => StoreError::InUse(dir.to_owned()),
             sled::Error::Corruption { .. } => StoreError::Corrupt { path: dir.to_owned(), reason: e.to_string() },
             other => StoreError::Sled(other),
@@ -251,11 +256,9 @@ impl Store {
 
 /// Checks the format marker of an existing store.
 fn check_format(dir: &Path, text: &str) -> Result<(), StoreError> {
-    let version = text
-        .trim()
-        .strip_prefix("sensor-store ")
-        .and_then(|v| v.parse::<u32>().ok())
-        .ok_or_else(|| StoreError::Corrupt { path: dir.join(FORMAT_FILE), reason: format!("unreadable marker {text:?}") })?;
+    let version = text.trim().strip_prefix("sensor-store ").and_then(|v| v.parse::<u32>().ok()).ok_or_else(|| {
+        StoreError::Corrupt { path: dir.join(FORMAT_FILE), reason: format!("unreadable marker {text:?}") }
+    })?;
     match version {
         FORMAT_VERSION => Ok(()),
         v if v > FORMAT_VERSION => Err(StoreError::NewerFormat { path: dir.to_owned(), found: v }),

@@ -223,8 +223,8 @@ impl QueryResults {
             }
         }
         match self.query.order {
-            Order::NewestFirst => hits.sort_by(|a: &Hit, b: &Hit| (b.ts, b.block).cmp(&(a.ts, a.block))),
-            Order::OldestFirst => hits.sort_by(|a: &Hit, b: &Hit| (a.ts, a.block).cmp(&(b.ts, b.block))),
+            Order::NewestFirst => hits.sort_by_key(|h| core::cmp::Reverse((h.ts, h.block))),
+            Order::OldestFirst => hits.sort_by_key(|h| (h.ts, h.block)),
         }
         self.pending.extend(hits.into_iter().map(Ok));
         Ok(())

@@ -1,16 +1,16 @@
-//! Retention: the oldest telemetry blocks go first, when the store is over its disk budget or a
-//! block's bucket is older than the age limit.
+//! Retention: telemetry blocks written longer ago than the age limit go, then, while the store is
+//! over its disk budget, the oldest telemetry blocks by their records' time.
 //!
 //! Only kinds for which [`Kind::is_telemetry`] holds are evicted; alerts (later) and the sync
 //! outbox (its own trees) never are. Evicting a block removes it, its filter and its `time`,
 //! `hosts` and `domains` entries (found again by decoding the block) in one transaction, and adds
 //! to the persisted eviction counters.
 
-use crate::block::Block;
+use crate::block::{Block, BlockHeader};
 use crate::dict::Dictionaries;
 use crate::record::{Decoded, Kind};
 use crate::trees::meta::{self, Counter};
-use crate::trees::{DomainKey, HostKey, TimeEntry, TimeKey, bucket_start, domains};
+use crate::trees::{BlockId, DomainKey, HostKey, TimeEntry, TimeKey, bucket_of, domains};
 use crate::{Store, StoreError};
 use hashbrown::HashSet;
 use sensor_wire::Timestamp;
@@ -36,26 +36,49 @@ impl Evicted {
     }
 }
 
-/// Evicts the oldest telemetry blocks while more than `target` bytes are stored or the oldest
-/// bucket ended before `cutoff`.
+/// Evicts telemetry blocks written before `written_before` (the age limit), then the oldest
+/// telemetry blocks (by their records' time) while more than `target` bytes are stored.
 pub(crate) fn evict(
     store: &Store,
     dicts: &mut Dictionaries,
     target: u64,
-    cutoff: Timestamp,
+    written_before: Timestamp,
 ) -> Result<Evicted, StoreError> {
     let mut evicted = Evicted::default();
+    for (key, entry) in expired(store, written_before)? {
+        evict_block(store, dicts, key, entry)?;
+        evicted.add(&Evicted { blocks: 1, records: u64::from(entry.records), bytes: entry.bytes });
+    }
     let mut stored = store.stored_bytes()?;
-    while let Some((key, entry)) = oldest(store)? {
-        let too_old = bucket_start(key.bucket.saturating_add(1)) <= cutoff;
-        if stored <= target && !too_old {
-            break;
-        }
+    while stored > target {
+        let Some((key, entry)) = oldest(store)? else { break };
         evict_block(store, dicts, key, entry)?;
         stored = stored.saturating_sub(entry.bytes);
         evicted.add(&Evicted { blocks: 1, records: u64::from(entry.records), bytes: entry.bytes });
     }
     Ok(evicted)
+}
+
+/// Telemetry blocks written before `cutoff`. Block ids grow in write order, so the walk stops at
+/// the first telemetry block written after it.
+fn expired(store: &Store, cutoff: Timestamp) -> Result<Vec<(TimeKey, TimeEntry)>, StoreError> {
+    let mut found = Vec::new();
+    for item in store.trees.blocks.iter() {
+        let (k, v) = item?;
+        let Some(id) = k.as_ref().try_into().ok().map(u64::from_be_bytes).map(BlockId) else { continue };
+        // A block whose header does not parse is left to the budget (its time entry says where).
+        let Ok(header) = BlockHeader::parse(&v) else { continue };
+        if !header.kind.is_telemetry() {
+            continue;
+        }
+        if header.written >= cutoff {
+            break;
+        }
+        let key = TimeKey { kind: header.kind, bucket: bucket_of(header.min_ts), block: id };
+        let entry = store.trees.time.get(key.key())?.and_then(|e| TimeEntry::parse(&e));
+        found.push((key, entry.unwrap_or(TimeEntry { records: header.count, bytes: v.len() as u64 })));
+    }
+    Ok(found)
 }
 
 /// The oldest telemetry block: lowest bucket, then lowest id.

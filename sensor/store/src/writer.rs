@@ -120,8 +120,6 @@ pub struct Writer {
     open: HashMap<(Kind, u64), OpenBlock>,
     spare: Vec<OpenBlock>,
     next_id: BlockId,
-    /// The newest record time written, which the age limit counts back from.
-    newest: Timestamp,
     last_flush: Instant,
     stats: WriteStats,
     block_buf: Vec<u8>,
@@ -138,7 +136,6 @@ impl Writer {
             open: HashMap::new(),
             spare: Vec::new(),
             next_id,
-            newest: Timestamp(0),
             last_flush: Instant::now(),
             stats: WriteStats::default(),
             block_buf: Vec::new(),
@@ -158,7 +155,6 @@ impl Writer {
     /// Adds a record. It is durable after the next [`Writer::flush`].
     pub fn append<R: Record>(&mut self, rec: &R) -> Result<(), StoreError> {
         let ts = rec.ts();
-        self.newest = self.newest.max(ts);
         let slot = (R::KIND, bucket_of(ts));
         if !self.open.contains_key(&slot) && self.open.len() >= MAX_OPEN_BLOCKS {
             self.seal_fullest()?;
@@ -207,7 +203,7 @@ impl Writer {
         // budget by the ratio seen now, so that the files, not just the data, stay within it.
         let on_disk = self.store.size_on_disk()?.max(stored).max(1);
         let allowed = (u128::from(self.cfg.disk_budget) * u128::from(stored.max(1)) / u128::from(on_disk)) as u64;
-        let cutoff = Timestamp(self.newest.0.saturating_sub(self.cfg.max_age.as_nanos() as u64));
+        let cutoff = Timestamp(wall_clock().0.saturating_sub(self.cfg.max_age.as_nanos() as u64));
         let evicted = retention::evict(&self.store, &mut self.dicts, allowed, cutoff)?;
         self.stats.evicted.add(&evicted);
         Ok(())
@@ -229,7 +225,7 @@ impl Writer {
         let result = if open.builder.is_empty() {
             Ok(())
         } else {
-            open.builder.seal(kind, &mut self.dicts, &mut self.block_buf)?;
+            open.builder.seal(kind, wall_clock(), &mut self.dicts, &mut self.block_buf)?;
             self.commit(kind, bucket, &mut open, records)
         };
         open.clear();
@@ -321,6 +317,12 @@ impl Writer {
         self.stats.health = if room { Health::Ok } else { Health::DiskFull };
         Ok(room)
     }
+}
+
+/// Now, as a [`Timestamp`].
+fn wall_clock() -> Timestamp {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Timestamp(since.as_nanos() as u64)
 }
 
 /// Free bytes of the filesystem holding `dir`, for an unprivileged writer.

@@ -68,16 +68,7 @@ fn dns<'a>(uid: &'a str, orig: &str, rec: &'a DnsRecord) -> DnsRecordLine<'a> {
 }
 
 fn weird(at: u64, name: &str) -> WeirdRecord<'_> {
-    WeirdRecord {
-        ts: ts(at),
-        uid: None,
-        id: None,
-        name,
-        addl: None,
-        notice: false,
-        peer: "sensor",
-        source: "decode",
-    }
+    WeirdRecord { ts: ts(at), uid: None, id: None, name, addl: None, notice: false, peer: "sensor", source: "decode" }
 }
 
 fn config() -> StoreConfig {
@@ -257,19 +248,22 @@ fn retention_evicts_the_oldest_blocks_over_budget_and_counts_them() {
 }
 
 #[test]
-fn retention_evicts_by_age_behind_the_newest_record() {
+fn retention_evicts_by_age_of_writing() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = StoreConfig { max_age: Duration::from_secs(3600), ..config() };
+    let cfg = StoreConfig { max_age: Duration::from_secs(1), ..config() };
     let store = Store::open(dir.path(), &cfg).unwrap();
     let mut w = Writer::new(store.clone(), &cfg).unwrap();
-    for hour in 0..4 {
-        let uid = format!("C{hour}");
-        w.append(&conn(hour * 3600, "10.0.0.1", "192.0.2.7", &uid, "1:x")).unwrap();
-        w.flush().unwrap();
-    }
-    // Newest at 3 h: the records at 0 h and 1 h are older than an hour behind it.
-    let left: Vec<_> = store.query(&Query::default()).unwrap().map(|h| h.unwrap().ts).collect();
-    assert_eq!(left, [ts(3 * 3600), ts(2 * 3600)]);
+    // Records from years apart, written now: the age limit goes by when they were written.
+    w.append(&conn(0, "10.0.0.1", "192.0.2.7", "Cold", "1:x")).unwrap();
+    w.append(&conn(3 * 365 * 86400, "10.0.0.1", "192.0.2.7", "Cnew", "1:x")).unwrap();
+    w.flush().unwrap();
+    assert_eq!(run(&store, &Query::default()).len(), 2);
+    std::thread::sleep(Duration::from_millis(1100));
+    w.append(&conn(60, "10.0.0.1", "192.0.2.7", "Clate", "1:x")).unwrap();
+    w.flush().unwrap();
+    let left = run(&store, &Query::default());
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].contains("Clate"));
     assert_eq!(w.write_stats().evicted.records, 2);
 }
 

@@ -38,17 +38,53 @@ pub struct Replayed {
     pub weird: Vec<Value>,
 }
 
-/// Replays captures with the default configuration and a fixed uid seed.
+/// Replays captures with the default configuration and a fixed uid seed, into JSON lines and a
+/// store, and checks that the store gives back exactly the JSON lines' records.
 pub fn replay(captures: &[PathBuf]) -> Replayed {
     let dir = tempfile::tempdir().unwrap();
-    let summary = sensor::replay::replay(captures, &Config::default(), dir.path(), 7)
+    let store = dir.path().join("store");
+    let outputs = sensor::replay::Outputs { store: Some(store.clone()), jsonl: Some(dir.path().to_owned()) };
+    let summary = sensor::replay::replay(captures, &Config::default(), &outputs, 7)
         .unwrap_or_else(|e| panic!("replay of {captures:?} failed: {e:#}"));
+    let text = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
     let read = |name: &str| -> Vec<Value> {
-        let text = std::fs::read_to_string(dir.path().join(name)).unwrap();
-        text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{name}: bad JSON {e}: {l}"))).collect()
+        text(name)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{name}: bad JSON {e}: {l}")))
+            .collect()
     };
     let (conn, dns, weird) = (read("conn.jsonl"), read("dns.jsonl"), read("weird.jsonl"));
+    let mut from_files: Vec<String> = ["conn.jsonl", "dns.jsonl", "weird.jsonl"]
+        .iter()
+        .flat_map(|f| text(f).lines().map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    let mut from_store = stored_lines(&store);
+    from_files.sort();
+    from_store.sort();
+    if from_store != from_files {
+        let missing: Vec<_> = from_files.iter().filter(|l| !from_store.contains(l)).take(2).collect();
+        let extra: Vec<_> = from_store.iter().filter(|l| !from_files.contains(l)).take(2).collect();
+        panic!(
+            "{captures:?}: the store gives back {} records for {} JSON lines; missing {missing:?}, extra {extra:?}",
+            from_store.len(),
+            from_files.len()
+        );
+    }
     Replayed { dir, summary, conn, dns, weird }
+}
+
+/// Every record of a store as its JSON line.
+pub fn stored_lines(dir: &Path) -> Vec<String> {
+    let store = sensor_store::Store::open(dir, &sensor_store::StoreConfig::default()).unwrap();
+    store
+        .query(&sensor_store::Query::default())
+        .unwrap()
+        .map(|hit| {
+            let mut line = Vec::new();
+            hit.unwrap().decoded().unwrap().write_json(&mut line);
+            String::from_utf8(line).unwrap()
+        })
+        .collect()
 }
 
 /// One row of a Zeek TSV log, by field name, with `-` (unset) rows left out.

@@ -33,11 +33,6 @@ pub(crate) fn bucket_of(ts: Timestamp) -> u64 {
     ts.0 / BUCKET_NANOS
 }
 
-/// The first instant of a bucket.
-pub(crate) fn bucket_start(bucket: u64) -> Timestamp {
-    Timestamp(bucket.saturating_mul(BUCKET_NANOS))
-}
-
 /// Every tree of a store.
 #[derive(Clone)]
 pub(crate) struct Trees {
