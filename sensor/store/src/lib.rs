@@ -2,9 +2,10 @@
 //!
 //! Records (conn, dns, weird; alerts and app-layer records later) are not stored one sled key
 //! each: a [`Writer`] batches them per [`Kind`] and one-minute time bucket into blocks, sorts
-//! each block by time, compresses it with zstd (with a dictionary per kind, [`dict`]) and commits
-//! it together with its index entries in one sled transaction. A record is durable once the
-//! flush that wrote its block returns ([`StoreConfig::flush_interval`], default 1 s).
+//! each block by time, compresses it with zstd (with a dictionary per kind, [`dict`]), appends it
+//! to a segment file, and commits its location and index entries in one sled transaction. A
+//! record is durable once the flush that wrote its block returns
+//! ([`StoreConfig::flush_interval`], default 1 s).
 //!
 //! | file | what it holds |
 //! |---|---|
@@ -12,13 +13,15 @@
 //! | `record.rs` | [`Kind`], the [`Record`] trait a stored type implements, [`Keys`], [`Decoded`] |
 //! | `block.rs` | the block format: header, payload, zstd frame |
 //! | `dict.rs` | the shipped zstd dictionaries |
+//! | `segments.rs` | the segment files holding the blocks' bytes |
 //! | `trees/` | one module per sled tree with its typed keys (`blocks`, `time`, `hosts`, `domains`, `filters`, `meta`) |
 //! | `writer.rs` | [`Writer`]: batching, sealing, flushing, disk-space checks; also a `RecordSink` |
-//! | `retention.rs` | eviction by disk budget and age, oldest telemetry first |
+//! | `retention.rs` | eviction of whole segments by disk budget and age, oldest first |
 //! | `query.rs` | [`Query`] and its streaming result |
 //!
 //! On disk (docs/store.md has the byte layouts): a directory holding `FORMAT` (`sensor-store
-//! <version>`), `CHECKPOINT` (the blocks known durable) and sled's own files in `sled/`. The
+//! <version>`), `CHECKPOINT` (the blocks known durable), the segment files in `segments/` and
+//! sled's own files in `sled/`. The
 //! format has a version number; opening a store of a newer version is refused, and a store of an
 //! older version is migrated forward at open (no migration exists yet: version 1 is the first).
 //!
@@ -30,6 +33,7 @@ pub mod dict;
 mod query;
 mod record;
 mod retention;
+mod segments;
 pub mod trees;
 mod writer;
 
@@ -137,6 +141,8 @@ pub struct StoreConfig {
     pub block_bytes: usize,
     /// sled's page cache in bytes. Default 64 MiB.
     pub cache_bytes: u64,
+    /// Size of a segment file, the unit retention deletes. Default 64 MiB.
+    pub segment_bytes: u64,
 }
 
 impl Default for StoreConfig {
@@ -151,6 +157,7 @@ impl Default for StoreConfig {
             block_records: 8192,
             block_bytes: 1 << 20,
             cache_bytes: 64 << 20,
+            segment_bytes: 64 << 20,
         }
     }
 }
@@ -176,7 +183,7 @@ impl Store {
         let config = sled::Config::new()
             .path(dir.join(SLED_DIR))
             .cache_capacity(cfg.cache_bytes)
-            .mode(sled::Mode::HighThroughput)
+            .mode(sled::Mode::LowSpace)
             .flush_every_ms(None);
         let db = config.open().map_err(|e| match e {
             sled::Error::Io(ref err) if err.kind() == std::io::ErrorKind::WouldBlock => {
@@ -187,7 +194,10 @@ impl Store {
             other => StoreError::Sled(other),
         })?;
         let trees = trees::Trees::open(&db)?;
+        let segment_dir = dir.join(segments::DIR);
+        std::fs::create_dir_all(&segment_dir).map_err(|source| StoreError::Io { path: segment_dir, source })?;
         let store = Store { dir: dir.to_owned(), db, trees };
+        segments::remove_orphans(&store)?;
         store.check_checkpoint().map_err(|e| match e {
             StoreError::Io { source, .. } => io(source),
             other => other,
@@ -232,12 +242,22 @@ impl Store {
         write_atomically(&self.dir, CHECKPOINT_FILE, format!("{}\n", next.0).as_bytes())
     }
 
-    /// Bytes of sled's files.
-    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        Ok(self.db.size_on_disk()?)
+    /// Bytes the store takes on disk: its segment files and sled's files (what the disk budget
+    /// counts).
+    pub fn footprint(&self) -> Result<u64, StoreError> {
+        let segments: u64 = segments::files(&self.dir)?.iter().map(|f| f.1).sum();
+        Ok(segments + self.db.size_on_disk()?)
     }
 
-    /// Bytes of blocks and index entries stored (what the disk budget counts).
+    /// A block's bytes, `None` when it is gone (evicted).
+    pub(crate) fn read_block(&self, id: BlockId) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(value) = self.trees.blocks.get(id.key())? else { return Ok(None) };
+        let at = segments::Location::parse(&value)
+            .ok_or_else(|| StoreError::BadBlock { id, reason: "unreadable location".into() })?;
+        segments::read(&self.dir, at).map(Some).map_err(|reason| StoreError::BadBlock { id, reason })
+    }
+
+    /// Bytes of blocks stored.
     pub fn stored_bytes(&self) -> Result<u64, StoreError> {
         Ok(trees::meta::get(&self.trees.meta, trees::meta::Counter::StoredBytes)?)
     }

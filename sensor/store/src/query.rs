@@ -2,15 +2,16 @@
 //! first, streamed.
 //!
 //! The result is produced one time bucket at a time: the next bucket holding candidates is found
-//! in the most selective index (`hosts` for a host, `domains` for a domain, else `time`), the
-//! blocks of that bucket are pruned by their filters (uid, Community ID, DNS name), read, and
+//! in the most selective index (`hosts` for a host, `domains` for a domain, each with the `wide`
+//! blocks that have too many of them to index, else `time`), the blocks of that bucket are pruned
+//! by their filters (host, uid, Community ID, DNS name), read, and
 //! their matching records sorted by time. Memory is therefore bounded by the matching records of
 //! one bucket (one minute), whatever the size of the result.
 
 use crate::block::Block;
 use crate::dict::Dictionaries;
 use crate::record::{Decoded, Kind};
-use crate::trees::{BlockId, DomainKey, HostKey, TimeKey, bucket_of, domains, filters};
+use crate::trees::{BlockId, DomainKey, HostKey, TimeKey, bucket_of, domains, filters, wide};
 use crate::{Store, StoreError};
 use core::net::IpAddr;
 use sensor_wire::Timestamp;
@@ -119,6 +120,9 @@ impl Store {
             (None, None) => Source::Time,
         };
         let mut filter_keys = Vec::new();
+        if let Some(host) = query.host {
+            filter_keys.push(filters::host(host));
+        }
         if let Some(uid) = &query.uid {
             filter_keys.push(filters::hash(filters::Tag::Uid, uid));
         }
@@ -156,23 +160,31 @@ impl QueryResults {
     /// The next bucket holding candidates within `remaining`, in result order.
     fn next_bucket(&self, (first, last): (u64, u64)) -> Result<Option<u64>, StoreError> {
         let newest = self.query.order == Order::NewestFirst;
+        let t = &self.store.trees;
         let mut best: Option<u64> = None;
-        for &kind in &self.kinds {
-            let found = match &self.source {
-                Source::Time => edge(&self.store.trees.time, TimeKey::range(kind, first, last), newest)?
-                    .and_then(|k| TimeKey::parse(&k))
-                    .map(|k| k.bucket),
-                Source::Host(host) => edge(&self.store.trees.hosts, HostKey::range(*host, kind, first, last), newest)?
-                    .and_then(|k| HostKey::parse_tail(&k))
-                    .map(|(bucket, _)| bucket),
-                Source::Domain(d) => edge(&self.store.trees.domains, DomainKey::range(d, kind, first, last), newest)?
-                    .and_then(|k| DomainKey::parse_tail(&k))
-                    .map(|(bucket, _)| bucket),
-            };
+        let mut consider = |found: Option<u64>| {
             best = match (best, found) {
                 (Some(b), Some(f)) => Some(if newest { b.max(f) } else { b.min(f) }),
                 (b, f) => b.or(f),
             };
+        };
+        for &kind in &self.kinds {
+            let time_range = TimeKey::range(kind, first, last);
+            match &self.source {
+                Source::Time => {
+                    consider(edge(&t.time, time_range, newest)?.and_then(|k| TimeKey::parse(&k)).map(|k| k.bucket))
+                }
+                Source::Host(host) => {
+                    let range = HostKey::range(*host, kind, first, last);
+                    consider(edge(&t.hosts, range, newest)?.and_then(|k| HostKey::parse_tail(&k)).map(|(b, _)| b));
+                    consider(edge(&t.wide, time_range, newest)?.and_then(|k| TimeKey::parse(&k)).map(|k| k.bucket));
+                }
+                Source::Domain(d) => {
+                    let range = DomainKey::range(d, kind, first, last);
+                    consider(edge(&t.domains, range, newest)?.and_then(|k| DomainKey::parse_tail(&k)).map(|(b, _)| b));
+                    consider(edge(&t.wide, time_range, newest)?.and_then(|k| TimeKey::parse(&k)).map(|k| k.bucket));
+                }
+            }
         }
         Ok(best)
     }
@@ -181,6 +193,15 @@ impl QueryResults {
     fn blocks(&self, kind: Kind, bucket: u64) -> Result<Vec<BlockId>, StoreError> {
         let t = &self.store.trees;
         let mut ids = Vec::new();
+        let add_wide = |bit: u8, ids: &mut Vec<BlockId>| -> Result<(), StoreError> {
+            for item in t.wide.range(TimeKey::range(kind, bucket, bucket)) {
+                let (k, v) = item?;
+                if v.first().is_some_and(|flags| flags & bit != 0) {
+                    ids.extend(TimeKey::parse(&k).map(|k| k.block));
+                }
+            }
+            Ok(())
+        };
         match &self.source {
             Source::Time => {
                 for item in t.time.range(TimeKey::range(kind, bucket, bucket)) {
@@ -191,11 +212,13 @@ impl QueryResults {
                 for item in t.hosts.range(HostKey::range(*host, kind, bucket, bucket)) {
                     ids.extend(HostKey::parse_tail(&item?.0).map(|(_, b)| b));
                 }
+                add_wide(wide::HOSTS, &mut ids)?;
             }
             Source::Domain(d) => {
                 for item in t.domains.range(DomainKey::range(d, kind, bucket, bucket)) {
                     ids.extend(DomainKey::parse_tail(&item?.0).map(|(_, b)| b));
                 }
+                add_wide(wide::DOMAINS, &mut ids)?;
             }
         }
         Ok(ids)
@@ -214,7 +237,14 @@ impl QueryResults {
                     }
                 }
                 // A block evicted since its index entry was read is simply gone.
-                let Some(bytes) = self.store.trees.blocks.get(id.key())? else { continue };
+                let bytes = match self.store.read_block(id) {
+                    Ok(Some(bytes)) => bytes,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        self.pending.push_back(Err(e));
+                        continue;
+                    }
+                };
                 self.blocks_read += 1;
                 match Block::open(&bytes, &mut self.dicts) {
                     Ok(block) => self.matches(&block, id, &mut hits),

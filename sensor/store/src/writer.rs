@@ -8,16 +8,18 @@
 //! block, and a record not yet flushed is either in none (lost with the process) or, if its block
 //! was sealed early, in one.
 //!
-//! Disk trouble never stops the sensor: before committing, free space is checked; below
-//! [`StoreConfig::min_free_bytes`] retention evicts old telemetry, and if that is not enough the
-//! block is dropped, counted in [`WriteStats`], and [`Health`] says why.
+//! Disk trouble never stops the sensor. The disk budget shrinks to what the filesystem holds with
+//! [`StoreConfig::min_free_bytes`] to spare, so retention keeps that reserve free; if free space
+//! still falls below half the reserve (another program filled the disk), blocks are dropped
+//! instead of written, counted in [`WriteStats`], and [`Health`] says why.
 
 use crate::block::BlockBuilder;
 use crate::dict::Dictionaries;
 use crate::record::{Kind, Record};
 use crate::retention::{self, Evicted};
+use crate::segments::{self, Active};
 use crate::trees::meta::{self, Counter};
-use crate::trees::{self, BlockId, DomainKey, HostKey, TimeEntry, TimeKey, bucket_of, filters};
+use crate::trees::{self, BlockId, DomainKey, HostKey, TimeKey, bucket_of, filters, wide};
 use crate::{Store, StoreConfig, StoreError};
 use core::net::IpAddr;
 use hashbrown::{HashMap, HashSet};
@@ -41,6 +43,19 @@ pub enum Health {
     DiskFull,
     /// Writing failed; the last error.
     WriteFailed(String),
+}
+
+impl Health {
+    /// The health an error leaves the store in.
+    fn of(e: &StoreError) -> Health {
+        let full = match e {
+            StoreError::Sled(sled::Error::Io(io)) | StoreError::Io { source: io, .. } => {
+                io.kind() == std::io::ErrorKind::StorageFull
+            }
+            _ => false,
+        };
+        if full { Health::DiskFull } else { Health::WriteFailed(e.to_string()) }
+    }
 }
 
 /// What the writer did.
@@ -85,7 +100,10 @@ impl OpenBlock {
     fn index<R: Record>(&mut self, rec: &R) {
         let keys = rec.keys();
         for host in keys.hosts.into_iter().flatten() {
-            self.hosts.insert(host);
+            self.filter_keys.push(filters::host(host));
+            if self.hosts.len() <= wide::MAX_HOSTS {
+                self.hosts.insert(host);
+            }
         }
         if let Some(uid) = keys.uid {
             self.filter_keys.push(filters::hash(filters::Tag::Uid, uid));
@@ -105,7 +123,9 @@ impl OpenBlock {
                     _ => break,
                 }
             }
-            if self.domain_seen.insert(xxhash_rust::xxh3::xxh3_64(domain.as_bytes())) {
+            if self.domains.len() <= wide::MAX_DOMAINS
+                && self.domain_seen.insert(xxhash_rust::xxh3::xxh3_64(domain.as_bytes()))
+            {
                 self.domains.push(domain.to_owned());
             }
         }
@@ -123,6 +143,10 @@ pub struct Writer {
     last_flush: Instant,
     stats: WriteStats,
     block_buf: Vec<u8>,
+    /// The segment blocks are appended to.
+    active: Option<Active>,
+    /// Whether `active` is in the `segments` tree yet (it is once a block in it is committed).
+    registered: bool,
 }
 
 impl Writer {
@@ -139,6 +163,8 @@ impl Writer {
             last_flush: Instant::now(),
             stats: WriteStats::default(),
             block_buf: Vec::new(),
+            active: None,
+            registered: false,
         })
     }
 
@@ -152,12 +178,13 @@ impl Writer {
         &self.stats
     }
 
-    /// Adds a record. It is durable after the next [`Writer::flush`].
+    /// Adds a record. It is durable after the next [`Writer::flush`]. Only a record that cannot
+    /// be serialised is an error; trouble writing is counted ([`WriteStats`], [`Health`]).
     pub fn append<R: Record>(&mut self, rec: &R) -> Result<(), StoreError> {
         let ts = rec.ts();
         let slot = (R::KIND, bucket_of(ts));
         if !self.open.contains_key(&slot) && self.open.len() >= MAX_OPEN_BLOCKS {
-            self.seal_fullest()?;
+            self.seal_fullest();
         }
         let spare = &mut self.spare;
         let open = self.open.entry(slot).or_insert_with(|| spare.pop().unwrap_or_default());
@@ -168,96 +195,114 @@ impl Writer {
         open.index(rec);
         self.stats.records[R::KIND.index()] += 1;
         if open.builder.len() >= self.cfg.block_records || open.builder.raw_len() >= self.cfg.block_bytes {
-            self.seal(slot)?;
+            self.seal(slot);
         }
         Ok(())
     }
 
     /// Flushes when the flush interval has passed since the last flush.
-    pub fn tick(&mut self, now: Instant) -> Result<(), StoreError> {
+    pub fn tick(&mut self, now: Instant) {
         if now.duration_since(self.last_flush) >= self.cfg.flush_interval {
-            self.flush()?;
+            self.flush();
         }
-        Ok(())
     }
 
-    /// Seals every open block, makes the store durable, and applies retention.
-    pub fn flush(&mut self) -> Result<(), StoreError> {
+    /// Seals every open block, makes the store durable, and applies retention. A failure is not
+    /// returned: its records are counted as dropped and [`Health`] says what went wrong, so that
+    /// the sensor keeps capturing.
+    pub fn flush(&mut self) {
         let slots: Vec<_> = self.open.keys().copied().collect();
         for slot in slots {
-            self.seal(slot)?;
+            self.seal(slot);
         }
-        match self.store.db.flush() {
-            Ok(_) => self.store.write_checkpoint(self.next_id)?,
-            Err(e) => self.stats.health = Health::WriteFailed(e.to_string()),
+        let dir = self.store.dir.clone();
+        let durable = self
+            .active
+            .as_mut()
+            .map_or(Ok(()), |a| a.sync(&dir))
+            .and_then(|()| Ok(self.store.db.flush()?))
+            .and_then(|_| self.store.write_checkpoint(self.next_id));
+        if let Err(e) = durable.and_then(|()| self.enforce_budget()) {
+            self.stats.health = Health::of(&e);
         }
         self.stats.flushes += 1;
         self.last_flush = Instant::now();
-        self.enforce_budget()
     }
 
     /// Evicts what the disk budget and the age limit say must go.
+    ///
+    /// The budget is the configured one, or less when the filesystem cannot hold it with
+    /// [`StoreConfig::min_free_bytes`] to spare (other files grew, or the disk is small): the
+    /// store then shrinks to leave the reserve free.
     fn enforce_budget(&mut self) -> Result<(), StoreError> {
-        let stored = self.store.stored_bytes()?;
-        // sled's files are larger than what it holds (log segments, fragmentation): scale the
-        // budget by the ratio seen now, so that the files, not just the data, stay within it.
-        let on_disk = self.store.size_on_disk()?.max(stored).max(1);
-        let allowed = (u128::from(self.cfg.disk_budget) * u128::from(stored.max(1)) / u128::from(on_disk)) as u64;
-        let cutoff = Timestamp(wall_clock().0.saturating_sub(self.cfg.max_age.as_nanos() as u64));
-        let evicted = retention::evict(&self.store, &mut self.dicts, allowed, cutoff)?;
+        let footprint = self.store.footprint()?;
+        let fits = free_bytes(&self.store.dir)
+            .map_or(u64::MAX, |free| (footprint + free).saturating_sub(self.cfg.min_free_bytes));
+        let budget = self.cfg.disk_budget.min(fits);
+        let cutoff = std::time::SystemTime::now().checked_sub(self.cfg.max_age).unwrap_or(std::time::UNIX_EPOCH);
+        let active = self.active.as_ref().map(|a| a.number);
+        let evicted = retention::evict(&self.store, &mut self.dicts, budget, cutoff, active)?;
         self.stats.evicted.add(&evicted);
         Ok(())
     }
 
-    fn seal_fullest(&mut self) -> Result<(), StoreError> {
+    fn seal_fullest(&mut self) {
         let fullest = self.open.iter().max_by_key(|(_, b)| b.builder.len()).map(|(slot, _)| *slot);
-        match fullest {
-            Some(slot) => self.seal(slot),
-            None => Ok(()),
+        if let Some(slot) = fullest {
+            self.seal(slot);
         }
     }
 
-    /// Compresses the open block of `slot` and commits it with its index entries.
-    fn seal(&mut self, slot: (Kind, u64)) -> Result<(), StoreError> {
-        let Some(mut open) = self.open.remove(&slot) else { return Ok(()) };
+    /// Compresses the open block of `slot` and commits it with its index entries; on failure
+    /// its records are counted as dropped.
+    fn seal(&mut self, slot: (Kind, u64)) {
+        let Some(mut open) = self.open.remove(&slot) else { return };
         let (kind, bucket) = slot;
         let records = open.builder.len() as u64;
-        let result = if open.builder.is_empty() {
-            Ok(())
-        } else {
-            open.builder.seal(kind, wall_clock(), &mut self.dicts, &mut self.block_buf)?;
-            self.commit(kind, bucket, &mut open, records)
-        };
+        if !open.builder.is_empty() {
+            let sealed = open.builder.seal(kind, wall_clock(), &mut self.dicts, &mut self.block_buf);
+            if let Err(e) = sealed.and_then(|()| self.commit(kind, bucket, &mut open, records)) {
+                self.stats.dropped_records += records;
+                self.stats.health = Health::of(&e);
+            }
+        }
         open.clear();
         self.spare.push(open);
-        result
     }
 
     fn commit(&mut self, kind: Kind, bucket: u64, open: &mut OpenBlock, records: u64) -> Result<(), StoreError> {
         let id = self.next_id;
         let filter = filters::build(&mut open.filter_keys);
-        let hosts: Vec<[u8; 34]> =
-            open.hosts.iter().map(|&host| HostKey { host, kind, bucket, block: id }.key()).collect();
-        let domains: Vec<Vec<u8>> =
-            open.domains.iter().map(|domain| DomainKey { domain, kind, bucket, block: id }.key()).collect();
+        // Past the limits a block is indexed as wide instead ([`wide`]).
+        let wide_hosts = open.hosts.len() > wide::MAX_HOSTS;
+        let wide_domains = open.domains.len() > wide::MAX_DOMAINS;
+        let hosts: Vec<[u8; 34]> = match wide_hosts {
+            true => Vec::new(),
+            false => open.hosts.iter().map(|&host| HostKey { host, kind, bucket, block: id }.key()).collect(),
+        };
+        let domains: Vec<Vec<u8>> = match wide_domains {
+            true => Vec::new(),
+            false => open.domains.iter().map(|domain| DomainKey { domain, kind, bucket, block: id }.key()).collect(),
+        };
+        let wide_bits = if wide_hosts { wide::HOSTS } else { 0 } | if wide_domains { wide::DOMAINS } else { 0 };
         let time_key = TimeKey { kind, bucket, block: id }.key();
-        let bytes = (self.block_buf.len()
-            + filter.as_ref().map_or(0, |f| f.len() + 8)
-            + hosts.iter().map(|k| k.len()).sum::<usize>()
-            + domains.iter().map(|k| k.len()).sum::<usize>()
-            + time_key.len()
-            + 20) as u64;
-        let entry = TimeEntry { records: records as u32, bytes };
-        if !self.room_for(bytes)? {
+        let bytes = self.block_buf.len() as u64;
+        if !self.room_for(bytes) {
             self.stats.dropped_records += records;
             return Ok(());
         }
+        let new_segment = self.segment_for(bytes)?;
+        let dir = self.store.dir.clone();
+        let Some(active) = self.active.as_mut() else { unreachable!("segment_for opened a segment") };
+        let at = active.append(&dir, &self.block_buf)?;
         let t = &self.store.trees;
-        let block = self.block_buf.as_slice();
-        let result = (&t.blocks, &t.time, &t.hosts, &t.domains, &t.filters, &t.meta).transaction(
-            |(blocks, time, host_tree, domain_tree, filter_tree, meta_tree)| {
-                blocks.insert(&id.key(), block)?;
-                time.insert(&time_key, &entry.value())?;
+        let result = (&t.blocks, &t.time, &t.hosts, &t.domains, &t.filters, &t.meta, &t.segments, &t.wide).transaction(
+            |(blocks, time, host_tree, domain_tree, filter_tree, meta_tree, segment_tree, wide_tree)| {
+                blocks.insert(&id.key(), &at.value())?;
+                time.insert(&time_key, &[])?;
+                if wide_bits != 0 {
+                    wide_tree.insert(&time_key, &[wide_bits])?;
+                }
                 for key in &hosts {
                     host_tree.insert(key.as_slice(), &[])?;
                 }
@@ -266,6 +311,9 @@ impl Writer {
                 }
                 if let Some(f) = &filter {
                     filter_tree.insert(&id.key(), f.as_slice())?;
+                }
+                if new_segment {
+                    segment_tree.insert(&at.segment.to_be_bytes(), &id.key())?;
                 }
                 let stored = meta_tree.get(Counter::StoredBytes.key())?;
                 let stored = stored.and_then(|v| v.as_ref().try_into().ok()).map_or(0, u64::from_be_bytes);
@@ -277,49 +325,53 @@ impl Writer {
         match result {
             Ok(()) => {
                 self.next_id = BlockId(id.0 + 1);
+                self.registered = true;
                 self.stats.blocks += 1;
                 self.stats.bytes += bytes;
                 if self.stats.health != Health::DiskFull {
                     self.stats.health = Health::Ok;
                 }
+                Ok(())
             }
-            Err(TransactionError::Storage(e)) => {
-                self.stats.dropped_records += records;
-                self.stats.health = Health::WriteFailed(e.to_string());
-            }
-            Err(TransactionError::Abort(())) => {}
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+            Err(TransactionError::Abort(())) => Ok(()),
         }
-        Ok(())
     }
 
-    /// Whether `bytes` more fit on the filesystem above the reserve, evicting old telemetry to
-    /// make room if needed.
-    fn room_for(&mut self, bytes: u64) -> Result<bool, StoreError> {
-        let free = match free_bytes(&self.store.dir) {
-            Some(free) => free,
-            None => return Ok(true),
-        };
-        let needed = self.cfg.min_free_bytes.saturating_add(bytes);
-        if free >= needed {
-            if self.stats.health == Health::DiskFull {
-                self.stats.health = Health::Ok;
+    /// Makes sure a segment with room is open; returns whether it still has to be registered
+    /// (its first block is the one about to be committed).
+    fn segment_for(&mut self, bytes: u64) -> Result<bool, StoreError> {
+        let full = self.active.as_ref().is_none_or(|a| a.len > 0 && a.len + bytes > self.cfg.segment_bytes);
+        if full {
+            let number = match &self.active {
+                Some(a) => a.number + 1,
+                None => segments::last(&self.store)?.map_or(1, |n| n + 1),
+            };
+            if let Some(mut old) = self.active.take() {
+                old.sync(&self.store.dir)?;
             }
-            return Ok(true);
+            self.active = Some(Active::open(&self.store.dir, number)?);
+            self.registered = false;
         }
-        // Evict a tenth of what is stored (at least what is missing), oldest first; sled reuses
-        // the space its freed pages leave.
-        let stored = self.store.stored_bytes()?;
-        let shortfall = needed - free;
-        let target = stored.saturating_sub(shortfall.max(stored / 10));
-        let evicted = retention::evict(&self.store, &mut self.dicts, target, Timestamp(0))?;
-        self.stats.evicted.add(&evicted);
-        let room = free_bytes(&self.store.dir).is_none_or(|free| free >= needed);
-        self.stats.health = if room { Health::Ok } else { Health::DiskFull };
-        Ok(room)
+        Ok(!self.registered)
+    }
+
+    /// Whether `bytes` more may be written: not when free space is below half the reserve. The
+    /// block is then dropped rather than written, because sled stops for good (until restart) at
+    /// its first failed write; the budget, shrunk at the next flush, makes room again.
+    fn room_for(&mut self, bytes: u64) -> bool {
+        let floor = self.cfg.min_free_bytes / 2;
+        let room = free_bytes(&self.store.dir).is_none_or(|free| free >= floor.saturating_add(bytes));
+        if room && self.stats.health == Health::DiskFull {
+            self.stats.health = Health::Ok;
+        } else if !room {
+            self.stats.health = Health::DiskFull;
+        }
+        room
     }
 }
 
-/// Now, as a [`Timestamp`].
+/// Now, as a [`Timestamp`] (blocks record when they were written).
 fn wall_clock() -> Timestamp {
     let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     Timestamp(since.as_nanos() as u64)
@@ -335,8 +387,7 @@ impl Drop for Writer {
     /// Flushes what is buffered, so that a writer dropped on the way out (an error elsewhere,
     /// a normal end) loses nothing it was given.
     fn drop(&mut self) {
-        // Nothing to report the error to; the records of a failed flush are counted as dropped.
-        let _ = self.flush();
+        self.flush();
     }
 }
 
@@ -359,11 +410,13 @@ impl RecordSink for Writer {
     }
 
     fn flush(&mut self) -> Result<(), OutputError> {
-        Writer::flush(self).map_err(output_error)
+        Writer::flush(self);
+        Ok(())
     }
 
     fn tick(&mut self, now: Instant) -> Result<(), OutputError> {
-        Writer::tick(self, now).map_err(output_error)
+        Writer::tick(self, now);
+        Ok(())
     }
 
     fn stats(&self) -> OutputStats {

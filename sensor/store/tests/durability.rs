@@ -147,7 +147,7 @@ fn writer_child() {
         };
         w.append(&rec).unwrap();
         if (i + 1) % FLUSH_EVERY == 0 {
-            w.flush().unwrap();
+            w.flush();
             println!("flushed {}", i + 1);
         }
         // Never outlive the parent for long if it fails to kill us.

@@ -97,12 +97,12 @@ fn sample(dir: &std::path::Path) {
     w.append(&conn(70, "10.0.0.2", "192.0.2.8", "Cuid2", "1:bbb")).unwrap();
     let a = dns_record(10, "www.example.com");
     w.append(&dns("Cdns1", "10.0.0.1", &a)).unwrap();
-    w.flush().unwrap();
+    w.flush();
     let b = dns_record(130, "x1.tunnel.example.co.uk");
     w.append(&dns("Cdns2", "10.0.0.2", &b)).unwrap();
     w.append(&conn(125, "10.0.0.1", "198.51.100.1", "Cuid3", "1:ccc")).unwrap();
     w.append(&weird(126, "truncated_IP")).unwrap();
-    w.flush().unwrap();
+    w.flush();
 }
 
 #[test]
@@ -230,37 +230,42 @@ fn open_in_child() {
 #[test]
 fn retention_evicts_the_oldest_blocks_over_budget_and_counts_them() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = StoreConfig { disk_budget: 1, ..config() };
+    // One segment per block, so that each block can go on its own.
+    let cfg = StoreConfig { disk_budget: 1, segment_bytes: 1, ..config() };
     let store = Store::open(dir.path(), &cfg).unwrap();
     let mut w = Writer::new(store.clone(), &cfg).unwrap();
     for minute in 0..5 {
         let uid = format!("C{minute}");
         w.append(&conn(minute * 60, "10.0.0.1", "192.0.2.7", &uid, "1:x")).unwrap();
-        w.flush().unwrap();
+        w.flush();
     }
-    // A budget of one byte keeps nothing once flushed.
-    assert_eq!(run(&store, &Query::default()).len(), 0);
+    // A budget of one byte keeps only the segment being written to.
+    let left = run(&store, &Query::default());
+    assert_eq!(left.len(), 1);
+    assert!(left[0].contains("\"C4\""), "the newest is kept: {left:?}");
     let evicted = store.evicted().unwrap();
-    assert_eq!((evicted.blocks, evicted.records), (5, 5));
-    assert_eq!(store.stored_bytes().unwrap(), 0);
-    // Index entries went with the blocks.
-    assert_eq!(run(&store, &Query { host: Some(ip("10.0.0.1")), ..Query::default() }).len(), 0);
+    assert_eq!((evicted.blocks, evicted.records), (4, 4));
+    assert_eq!(w.write_stats().evicted, evicted);
+    // Index entries went with the blocks, and so did the segment files.
+    assert_eq!(run(&store, &Query { host: Some(ip("10.0.0.1")), ..Query::default() }).len(), 1);
+    let files = std::fs::read_dir(dir.path().join("segments")).unwrap().count();
+    assert_eq!(files, 1);
 }
 
 #[test]
 fn retention_evicts_by_age_of_writing() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = StoreConfig { max_age: Duration::from_secs(1), ..config() };
+    let cfg = StoreConfig { max_age: Duration::from_secs(1), segment_bytes: 1, ..config() };
     let store = Store::open(dir.path(), &cfg).unwrap();
     let mut w = Writer::new(store.clone(), &cfg).unwrap();
     // Records from years apart, written now: the age limit goes by when they were written.
     w.append(&conn(0, "10.0.0.1", "192.0.2.7", "Cold", "1:x")).unwrap();
     w.append(&conn(3 * 365 * 86400, "10.0.0.1", "192.0.2.7", "Cnew", "1:x")).unwrap();
-    w.flush().unwrap();
+    w.flush();
     assert_eq!(run(&store, &Query::default()).len(), 2);
     std::thread::sleep(Duration::from_millis(1100));
     w.append(&conn(60, "10.0.0.1", "192.0.2.7", "Clate", "1:x")).unwrap();
-    w.flush().unwrap();
+    w.flush();
     let left = run(&store, &Query::default());
     assert_eq!(left.len(), 1, "{left:?}");
     assert!(left[0].contains("Clate"));

@@ -1,4 +1,4 @@
-//! `blocks`: block id → block. Ids grow with every block written and are never reused
+//! `blocks`: block id → its [`crate::segments::Location`]. Ids grow with every block written and are never reused
 //! ([`super::meta::Counter::NextBlock`]).
 
 /// A block's id.

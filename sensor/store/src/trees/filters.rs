@@ -1,6 +1,6 @@
 //! `filters`: block id → a binary fuse filter (`xorf`, 9 bits per key, under 0.4% false
-//! positives) of the block's uids, Community IDs and DNS names, so that a lookup by uid or name
-//! reads only the blocks that hold it.
+//! positives) of the block's uids, Community IDs, hosts and DNS names, so that a lookup by one of
+//! them reads only the blocks that hold it.
 //!
 //! Value: `xxh3_64` of the rest (`u64`, little-endian), then the filter's descriptor and
 //! fingerprints as `xorf` lays them out for storage; nothing after the checksum means a block
@@ -15,13 +15,26 @@ pub(crate) enum Tag {
     Uid = 1,
     CommunityId = 2,
     Name = 3,
+    Host = 4,
 }
 
 /// The filter key of a value.
 pub(crate) fn hash(tag: Tag, value: &str) -> u64 {
+    hash_bytes(tag, value.as_bytes())
+}
+
+/// The filter key of a host.
+pub(crate) fn host(addr: core::net::IpAddr) -> u64 {
+    match addr {
+        core::net::IpAddr::V4(a) => hash_bytes(Tag::Host, &a.octets()),
+        core::net::IpAddr::V6(a) => hash_bytes(Tag::Host, &a.octets()),
+    }
+}
+
+fn hash_bytes(tag: Tag, value: &[u8]) -> u64 {
     let mut h = xxhash_rust::xxh3::Xxh3Default::new();
     h.update(&[tag as u8]);
-    h.update(value.as_bytes());
+    h.update(value);
     h.digest()
 }
 

@@ -3,10 +3,12 @@
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `blocks` | [`BlockId`] | the block (header and zstd frame, [`crate::block`]) |
-//! | `time` | [`TimeKey`]: kind, bucket, block | [`TimeEntry`]: records and bytes |
+//! | `blocks` | [`BlockId`] | where the block's bytes are in the segment files |
+//! | `segments` | segment number | the id of its first block |
+//! | `time` | [`TimeKey`]: kind, bucket, block | empty |
 //! | `hosts` | [`HostKey`]: address, kind, bucket, block | empty |
 //! | `domains` | [`DomainKey`]: registered domain, kind, bucket, block | empty |
+//! | `wide` | [`TimeKey`]: kind, bucket, block | which index entries the block has too many of ([`wide`]) |
 //! | `filters` | [`BlockId`] | the block's membership filter ([`filters`]) |
 //! | `meta` | [`meta::Counter`] names | counters that survive restarts |
 
@@ -16,11 +18,12 @@ pub(crate) mod filters;
 pub(crate) mod hosts;
 pub(crate) mod meta;
 pub(crate) mod time;
+pub(crate) mod wide;
 
 pub use blocks::BlockId;
 pub(crate) use domains::DomainKey;
 pub(crate) use hosts::HostKey;
-pub(crate) use time::{TimeEntry, TimeKey};
+pub(crate) use time::TimeKey;
 
 use sensor_wire::Timestamp;
 
@@ -37,9 +40,11 @@ pub(crate) fn bucket_of(ts: Timestamp) -> u64 {
 #[derive(Clone)]
 pub(crate) struct Trees {
     pub(crate) blocks: sled::Tree,
+    pub(crate) segments: sled::Tree,
     pub(crate) time: sled::Tree,
     pub(crate) hosts: sled::Tree,
     pub(crate) domains: sled::Tree,
+    pub(crate) wide: sled::Tree,
     pub(crate) filters: sled::Tree,
     pub(crate) meta: sled::Tree,
 }
@@ -48,9 +53,11 @@ impl Trees {
     pub(crate) fn open(db: &sled::Db) -> sled::Result<Trees> {
         Ok(Trees {
             blocks: db.open_tree("blocks")?,
+            segments: db.open_tree("segments")?,
             time: db.open_tree("time")?,
             hosts: db.open_tree("hosts")?,
             domains: db.open_tree("domains")?,
+            wide: db.open_tree("wide")?,
             filters: db.open_tree("filters")?,
             meta: db.open_tree("meta")?,
         })

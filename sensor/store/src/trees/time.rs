@@ -1,5 +1,4 @@
-//! `time`: (kind, bucket, block) → how many records and bytes. The time-range index, and what
-//! retention walks oldest first.
+//! `time`: (kind, bucket, block) → nothing. The time-range index.
 
 use super::{BlockId, be_u64};
 use crate::record::Kind;
@@ -36,28 +35,5 @@ impl TimeKey {
         let low = TimeKey { kind, bucket: first, block: BlockId(0) };
         let high = TimeKey { kind, bucket: last, block: BlockId(u64::MAX) };
         low.key()..=high.key()
-    }
-}
-
-/// A value of the `time` tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TimeEntry {
-    /// Records in the block.
-    pub(crate) records: u32,
-    /// Bytes the block and its index entries take (keys and values), as retention counts them.
-    pub(crate) bytes: u64,
-}
-
-impl TimeEntry {
-    pub(crate) fn value(&self) -> [u8; 12] {
-        let mut v = [0; 12];
-        v[..4].copy_from_slice(&self.records.to_be_bytes());
-        v[4..].copy_from_slice(&self.bytes.to_be_bytes());
-        v
-    }
-
-    pub(crate) fn parse(value: &[u8]) -> Option<TimeEntry> {
-        let records = u32::from_be_bytes(value.get(..4)?.try_into().ok()?);
-        Some(TimeEntry { records, bytes: be_u64(value, 4)? })
     }
 }
