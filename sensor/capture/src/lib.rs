@@ -73,7 +73,7 @@ pub struct CaptureAnomaly {
 #[non_exhaustive]
 pub enum CaptureError {
     /// The file could not be opened or read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The capture file.
         path: PathBuf,

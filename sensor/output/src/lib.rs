@@ -29,7 +29,7 @@ pub use tee::Tee;
 #[non_exhaustive]
 pub enum OutputError {
     /// Writing a log file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: std::path::PathBuf,

@@ -184,7 +184,7 @@ impl DnsSettings {
 #[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Read {
         /// The file.
         path: std::path::PathBuf,

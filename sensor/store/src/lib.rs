@@ -94,7 +94,7 @@ pub enum StoreError {
         reason: String,
     },
     /// A file of the store cannot be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -102,7 +102,7 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// sled failed.
-    #[error("sled: {0}")]
+    #[error("sled")]
     Sled(#[from] sled::Error),
     /// zstd failed to set up or compress.
     #[error("zstd: {0}")]

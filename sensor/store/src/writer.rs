@@ -54,8 +54,20 @@ impl Health {
             }
             _ => false,
         };
-        if full { Health::DiskFull } else { Health::WriteFailed(e.to_string()) }
+        if full { Health::DiskFull } else { Health::WriteFailed(chain(e)) }
     }
+}
+
+/// An error with its sources, as one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// What the writer did.
