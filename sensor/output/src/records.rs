@@ -72,8 +72,11 @@ pub struct ConnRecord<'a> {
     pub resp_ip_bytes: u64,
     /// IP protocol number.
     pub ip_proto: u8,
-    /// Community ID v1.
-    pub community_id: &'a str,
+    /// Community ID v1 (seed 0). Not serialised: it is a hash of `id` and `ip_proto`, and 20
+    /// bytes no compressor can shrink, so the store recomputes it when reading
+    /// ([`ConnRecord::restore_community_id`]).
+    #[serde(skip)]
+    pub community_id: Cow<'a, str>,
     /// Outer VLAN.
     pub vlan: Option<u16>,
     /// Inner VLAN.
@@ -81,6 +84,20 @@ pub struct ConnRecord<'a> {
 }
 
 impl ConnRecord<'_> {
+    /// Sets `community_id` from `id` and `ip_proto` (after deserialising, which skips it).
+    pub fn restore_community_id(&mut self) {
+        let key = sensor_flow::FlowKey {
+            orig_h: self.id.orig_h,
+            resp_h: self.id.resp_h,
+            orig_p: self.id.orig_p,
+            resp_p: self.id.resp_p,
+            proto: self.ip_proto,
+            vlan: None,
+            inner_vlan: None,
+        };
+        self.community_id = Cow::Owned(sensor_flow::community_id(&key, 0));
+    }
+
     /// Appends the record's JSON object (without the newline).
     pub fn write_json(&self, out: &mut Vec<u8>) {
         let mut o = Object::new(out);
@@ -101,7 +118,7 @@ impl ConnRecord<'_> {
             .uint("resp_pkts", self.resp_pkts)
             .uint("resp_ip_bytes", self.resp_ip_bytes)
             .uint("ip_proto", u64::from(self.ip_proto))
-            .str("community_id", self.community_id)
+            .str("community_id", &self.community_id)
             .opt_uint("vlan", self.vlan.map(u64::from))
             .opt_uint("inner_vlan", self.inner_vlan.map(u64::from))
             .end();

@@ -229,7 +229,7 @@ impl<O: RecordSink> FlowSink<AppState> for Context<O> {
             resp_pkts: flow.resp.pkts,
             resp_ip_bytes: flow.resp.ip_bytes,
             ip_proto: key.proto,
-            community_id: &community,
+            community_id: Cow::Borrowed(&community),
             vlan: key.vlan,
             inner_vlan: key.inner_vlan,
         };

@@ -112,7 +112,7 @@ impl Record for ConnRecord<'_> {
         Keys {
             hosts: [Some(self.id.orig_h), Some(self.id.resp_h)],
             uid: Some(self.uid),
-            community_id: Some(self.community_id),
+            community_id: Some(&self.community_id),
             query: None,
         }
     }
@@ -167,7 +167,11 @@ impl<'a> Decoded<'a> {
     /// Decodes one record of `kind`.
     pub fn decode(kind: Kind, bytes: &'a [u8]) -> Result<Decoded<'a>, postcard::Error> {
         Ok(match kind {
-            Kind::Conn => Decoded::Conn(postcard::from_bytes(bytes)?),
+            Kind::Conn => {
+                let mut conn: ConnRecord<'a> = postcard::from_bytes(bytes)?;
+                conn.restore_community_id();
+                Decoded::Conn(conn)
+            }
             Kind::Dns => Decoded::Dns(postcard::from_bytes(bytes)?),
             Kind::Weird => Decoded::Weird(postcard::from_bytes(bytes)?),
         })

@@ -10,6 +10,7 @@
 use sensor_output::{ConnId, ConnRecord};
 use sensor_store::{Decoded, Health, Query, Store, StoreConfig, Writer};
 use sensor_wire::Timestamp;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -64,7 +65,7 @@ fn record(i: u64, uid: &str) -> ConnRecord<'_> {
         resp_pkts: 0,
         resp_ip_bytes: 0,
         ip_proto: 6,
-        community_id: uid,
+        community_id: Cow::Borrowed(""),
         vlan: None,
         inner_vlan: None,
     }

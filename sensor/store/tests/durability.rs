@@ -141,7 +141,7 @@ fn writer_child() {
             resp_pkts: 0,
             resp_ip_bytes: 0,
             ip_proto: 6,
-            community_id: "1:x",
+            community_id: std::borrow::Cow::Borrowed(""),
             vlan: None,
             inner_vlan: None,
         };

@@ -26,8 +26,9 @@ fn id(orig: &str, resp: &str, resp_p: u16) -> ConnId {
     ConnId { orig_h: ip(orig), orig_p: 40000, resp_h: ip(resp), resp_p }
 }
 
-fn conn<'a>(at: u64, orig: &str, resp: &str, uid: &'a str, community_id: &'a str) -> ConnRecord<'a> {
-    ConnRecord {
+/// A conn record; its Community ID is computed from its 5-tuple, as the sensor's always is.
+fn conn<'a>(at: u64, orig: &str, resp: &str, uid: &'a str) -> ConnRecord<'a> {
+    let mut rec = ConnRecord {
         ts: ts(at),
         uid,
         id: id(orig, resp, 443),
@@ -46,10 +47,12 @@ fn conn<'a>(at: u64, orig: &str, resp: &str, uid: &'a str, community_id: &'a str
         resp_pkts: 5,
         resp_ip_bytes: 2300,
         ip_proto: 6,
-        community_id,
+        community_id: Cow::Borrowed(""),
         vlan: None,
         inner_vlan: None,
-    }
+    };
+    rec.restore_community_id();
+    rec
 }
 
 fn dns_record(at: u64, query: &str) -> DnsRecord {
@@ -93,14 +96,14 @@ fn run(store: &Store, q: &Query) -> Vec<String> {
 fn sample(dir: &std::path::Path) {
     let store = Store::open(dir, &config()).unwrap();
     let mut w = Writer::new(store, &config()).unwrap();
-    w.append(&conn(5, "10.0.0.1", "192.0.2.7", "Cuid1", "1:aaa")).unwrap();
-    w.append(&conn(70, "10.0.0.2", "192.0.2.8", "Cuid2", "1:bbb")).unwrap();
+    w.append(&conn(5, "10.0.0.1", "192.0.2.7", "Cuid1")).unwrap();
+    w.append(&conn(70, "10.0.0.2", "192.0.2.8", "Cuid2")).unwrap();
     let a = dns_record(10, "www.example.com");
     w.append(&dns("Cdns1", "10.0.0.1", &a)).unwrap();
     w.flush();
     let b = dns_record(130, "x1.tunnel.example.co.uk");
     w.append(&dns("Cdns2", "10.0.0.2", &b)).unwrap();
-    w.append(&conn(125, "10.0.0.1", "198.51.100.1", "Cuid3", "1:ccc")).unwrap();
+    w.append(&conn(125, "10.0.0.1", "198.51.100.1", "Cuid3")).unwrap();
     w.append(&weird(126, "truncated_IP")).unwrap();
     w.flush();
 }
@@ -113,7 +116,7 @@ fn records_come_back_identical_after_reopening() {
     let all = run(&store, &Query { order: Order::OldestFirst, ..Query::default() });
     assert_eq!(all.len(), 6);
     let mut expected = Vec::new();
-    conn(5, "10.0.0.1", "192.0.2.7", "Cuid1", "1:aaa").write_json(&mut expected);
+    conn(5, "10.0.0.1", "192.0.2.7", "Cuid1").write_json(&mut expected);
     assert_eq!(all[0], String::from_utf8(expected).unwrap());
     let a = dns_record(10, "www.example.com");
     let mut expected = Vec::new();
@@ -145,7 +148,8 @@ fn every_index_finds_its_records() {
     assert_eq!(count(Query { uid: Some("Cuid2".into()), ..Query::default() }), 1);
     assert_eq!(count(Query { uid: Some("Cdns2".into()), ..Query::default() }), 1);
     assert_eq!(count(Query { uid: Some("Cnone".into()), ..Query::default() }), 0);
-    assert_eq!(count(Query { community_id: Some("1:ccc".into()), ..Query::default() }), 1);
+    let third = conn(125, "10.0.0.1", "198.51.100.1", "Cuid3");
+    assert_eq!(count(Query { community_id: Some(third.community_id.to_string()), ..Query::default() }), 1);
     // A registered domain, a name under it, the full name, and the public suffix rule
     // (co.uk is a suffix, so the registered domain is example.co.uk).
     assert_eq!(count(Query { domain: Some("example.com".into()), ..Query::default() }), 1);
@@ -236,7 +240,7 @@ fn retention_evicts_the_oldest_blocks_over_budget_and_counts_them() {
     let mut w = Writer::new(store.clone(), &cfg).unwrap();
     for minute in 0..5 {
         let uid = format!("C{minute}");
-        w.append(&conn(minute * 60, "10.0.0.1", "192.0.2.7", &uid, "1:x")).unwrap();
+        w.append(&conn(minute * 60, "10.0.0.1", "192.0.2.7", &uid)).unwrap();
         w.flush();
     }
     // A budget of one byte keeps only the segment being written to.
@@ -259,12 +263,12 @@ fn retention_evicts_by_age_of_writing() {
     let store = Store::open(dir.path(), &cfg).unwrap();
     let mut w = Writer::new(store.clone(), &cfg).unwrap();
     // Records from years apart, written now: the age limit goes by when they were written.
-    w.append(&conn(0, "10.0.0.1", "192.0.2.7", "Cold", "1:x")).unwrap();
-    w.append(&conn(3 * 365 * 86400, "10.0.0.1", "192.0.2.7", "Cnew", "1:x")).unwrap();
+    w.append(&conn(0, "10.0.0.1", "192.0.2.7", "Cold")).unwrap();
+    w.append(&conn(3 * 365 * 86400, "10.0.0.1", "192.0.2.7", "Cnew")).unwrap();
     w.flush();
     assert_eq!(run(&store, &Query::default()).len(), 2);
     std::thread::sleep(Duration::from_millis(1100));
-    w.append(&conn(60, "10.0.0.1", "192.0.2.7", "Clate", "1:x")).unwrap();
+    w.append(&conn(60, "10.0.0.1", "192.0.2.7", "Clate")).unwrap();
     w.flush();
     let left = run(&store, &Query::default());
     assert_eq!(left.len(), 1, "{left:?}");
