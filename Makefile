@@ -10,7 +10,7 @@ SHARED := ../shared
 BENCH_DIR ?= target/bench
 FUZZ_SECONDS ?= 60
 
-.PHONY: help setup build run demo test lint bench bench-replay bench-flows fuzz fuzz-build clean
+.PHONY: help setup build run demo test lint bench bench-replay bench-flows bench-store fuzz fuzz-build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -40,13 +40,20 @@ lint: setup ## Lints only
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-bench: bench-replay bench-flows ## All benchmarks (needs root for the peers' packages); see docs/PERFORMANCE.md
+bench: bench-replay bench-flows bench-store ## All benchmarks (needs root for the peers' packages); see docs/PERFORMANCE.md
 
 bench-replay: build ## Replay throughput against Suricata on the large mixed capture
 	bash bench/replay.sh "$(SHARED)" "$(BENCH_DIR)"
 
 bench-flows: setup ## Memory with 1,000,000 concurrent flows
 	$(CARGO) run --release --locked -p sensor --example flow_memory
+
+STORE_RECORDS ?= 10000000
+bench-store: setup ## Store ingest, size against JSON lines and gzip, query latency (all captures, then without DNS tunnels)
+	$(CARGO) build --release --locked -p sensor --example store_bench
+	./target/release/examples/store_bench $(SHARED)/data/pcaps $(BENCH_DIR)/store $(STORE_RECORDS)
+	STORE_BENCH_SKIP=dns-tunnel ./target/release/examples/store_bench $(SHARED)/data/pcaps $(BENCH_DIR)/store $(STORE_RECORDS)
+	rm -rf $(BENCH_DIR)/store
 
 fuzz-build: ## Build the fuzz targets (installs cargo-fuzz; nightly-free via RUSTC_BOOTSTRAP)
 	bash fuzz/run.sh build

@@ -36,7 +36,8 @@ struct Interface {
 pub struct FileSource {
     path: PathBuf,
     reader: Box<dyn PcapReaderIterator + Send>,
-    file_len: u64,
+    /// Length in bytes; `None` for a pipe or FIFO.
+    file_len: Option<u64>,
     /// Classic pcap: the file's link type and whether timestamps are in nanoseconds.
     legacy: Option<(LinkType, bool)>,
     /// pcapng: the interfaces of the current section.
@@ -65,18 +66,24 @@ enum Step {
 }
 
 impl FileSource {
-    /// Opens a capture file and reads its header.
+    /// Opens a capture file, or a pipe or FIFO (`tcpdump -w - | sensor replay /dev/stdin`), and
+    /// reads its header.
     pub fn open(path: &Path) -> Result<FileSource, CaptureError> {
         let io = |source| CaptureError::Io { path: path.to_owned(), source };
         let file = File::open(path).map_err(io)?;
-        let file_len = file.metadata().map_err(io)?.len();
-        FileSource::from_reader(path, file, file_len)
+        let meta = file.metadata().map_err(io)?;
+        FileSource::from_reader(path, file, meta.is_file().then_some(meta.len()))
     }
 
-    /// Reads a capture from any reader (`name` is used in messages; `len` for progress).
-    pub fn from_reader(name: &Path, reader: impl Read + Send + 'static, len: u64) -> Result<FileSource, CaptureError> {
+    /// Reads a capture from any reader (`name` is used in messages; `len`, when known, for
+    /// progress).
+    pub fn from_reader(
+        name: &Path,
+        reader: impl Read + Send + 'static,
+        len: Option<u64>,
+    ) -> Result<FileSource, CaptureError> {
         let path = name;
-        if len == 0 {
+        if len == Some(0) {
             return Err(CaptureError::Empty { path: path.to_owned() });
         }
         let reader = pcap_parser::create_reader(READ_BUFFER, reader).map_err(|e| match e {
@@ -258,6 +265,10 @@ impl PacketSource for FileSource {
                     self.reader.consume_noshift(len);
                     delivered += usize::from(packet);
                 }
+                // Hand over what was read before waiting for more: from a pipe or FIFO the next
+                // read blocks until the writer sends more, and the caller has work to do
+                // meanwhile (flushing on its timer).
+                Step::Refill if delivered > 0 => break,
                 Step::Refill => self.refill()?,
                 Step::Grow => {
                     let bigger = self.capacity * 2;
@@ -289,6 +300,6 @@ impl PacketSource for FileSource {
     }
 
     fn progress(&self) -> (u64, Option<u64>) {
-        (self.reader.consumed() as u64, Some(self.file_len))
+        (self.reader.consumed() as u64, self.file_len)
     }
 }

@@ -8,9 +8,11 @@
 //! | `replay.rs` | [`replay::replay`]: capture files through a pipeline, with a [`replay::Summary`] |
 //! | `demo.rs` | [`demo::write_pcap`]: the synthesised demo scenario |
 //! | `query.rs` | [`query`]: `sensor query`'s time parsing and output formats |
+//! | `control.rs` | [`control`]: the control socket a running sensor answers queries on |
 //! | `main.rs` | the command line (`sensor replay`, `sensor query`, `sensor demo`) |
 
 pub mod config;
+pub mod control;
 pub mod demo;
 pub mod pipeline;
 pub mod query;

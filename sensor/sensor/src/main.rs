@@ -3,9 +3,10 @@
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use sensor::config::Config;
+use sensor::control;
 use sensor::query::{DEFAULT_LIMIT, Format, parse_time};
 use sensor::replay::Outputs;
-use sensor_store::{Kind, Order, Query, Store};
+use sensor_store::{Kind, Order, Query, Store, StoreError};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -153,9 +154,15 @@ fn query(args: QueryArgs) -> anyhow::Result<()> {
     if !dir.join("FORMAT").exists() {
         anyhow::bail!("{}: no store here (give --store DIR)", dir.display());
     }
-    let store = Store::open(&dir, &cfg.store)?;
-    let results = store.query(&q)?;
-    let (_, damaged) = sensor::query::print(results, args.format, &mut std::io::stdout().lock())?;
+    let out = &mut std::io::stdout().lock();
+    let (_, damaged) = match Store::open(&dir, &cfg.store) {
+        Ok(store) => sensor::query::print(store.query(&q)?, args.format, out)?,
+        Err(StoreError::InUse(_)) => {
+            eprintln!("sensor: the store is held by a running sensor; asking it through its control socket");
+            control::query_running(&dir, &control::Request::new(&q, args.format), out)?
+        }
+        Err(e) => return Err(e.into()),
+    };
     if damaged > 0 {
         anyhow::bail!("{damaged} damaged blocks or records were skipped (see the warnings above)");
     }

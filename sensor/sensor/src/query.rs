@@ -6,7 +6,8 @@ use sensor_wire::Timestamp;
 use std::io::Write;
 
 /// How results are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     /// One JSON object per line, as in the `.jsonl` files, with `_path` naming the record type
     /// (the field Zeek's JSON streaming logs use).
@@ -30,25 +31,34 @@ pub fn parse_time(text: &str) -> Result<Timestamp, String> {
     Ok(Timestamp(since.as_nanos() as u64))
 }
 
-/// Prints every result of `results` to `out`; returns how many were printed and how many
-/// damaged blocks were reported (to stderr) on the way.
-pub fn print(
+/// One line of a query's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// A row of the output (a JSON object, the table header, a table row), without newline.
+    Row(&'a [u8]),
+    /// A damaged block or record that was skipped.
+    Warning(&'a str),
+}
+
+/// Renders every result of `results` in `format`, handing each line to `emit`; returns how many
+/// records were rendered and how many damaged blocks or records were skipped.
+pub fn render(
     results: impl Iterator<Item = Result<Hit, StoreError>>,
     format: Format,
-    out: &mut impl Write,
+    emit: &mut dyn FnMut(Line<'_>) -> std::io::Result<()>,
 ) -> std::io::Result<(u64, u64)> {
-    let (mut printed, mut damaged) = (0, 0);
+    let (mut rendered, mut damaged) = (0, 0);
     let mut line = Vec::new();
     if format == Format::Table {
-        writeln!(out, "{:<24} {:<5} {:<20} {:<47} details", "ts", "type", "uid", "orig → resp")?;
+        let header = format!("{:<24} {:<5} {:<20} {:<47} details", "ts", "type", "uid", "orig → resp");
+        emit(Line::Row(header.as_bytes()))?;
     }
     for hit in results {
-        let record = match hit.as_ref().map_err(|e| e.to_string()).and_then(|h| h.decoded().map_err(|e| e.to_string()))
-        {
+        let record = match hit.as_ref().map_err(|e| anyhow::anyhow!("{e}")).and_then(|h| Ok(h.decoded()?)) {
             Ok(record) => record,
             Err(e) => {
                 damaged += 1;
-                eprintln!("sensor: warning: {e}");
+                emit(Line::Warning(&format!("{e:#}")))?;
                 continue;
             }
         };
@@ -57,12 +67,31 @@ pub fn print(
             Format::Json => json_line(&record, &mut line),
             Format::Table => table_row(&record, &mut line),
         }
-        line.push(b'\n');
-        out.write_all(&line)?;
-        printed += 1;
+        emit(Line::Row(&line))?;
+        rendered += 1;
     }
+    Ok((rendered, damaged))
+}
+
+/// Prints every result of `results` to `out`, warnings to stderr; returns how many were printed
+/// and how many damaged blocks or records were skipped.
+pub fn print(
+    results: impl Iterator<Item = Result<Hit, StoreError>>,
+    format: Format,
+    out: &mut impl Write,
+) -> std::io::Result<(u64, u64)> {
+    let counts = render(results, format, &mut |line| match line {
+        Line::Row(row) => {
+            out.write_all(row)?;
+            out.write_all(b"\n")
+        }
+        Line::Warning(w) => {
+            eprintln!("sensor: warning: {w}");
+            Ok(())
+        }
+    })?;
     out.flush()?;
-    Ok((printed, damaged))
+    Ok(counts)
 }
 
 /// The record's JSON line with `_path` first.

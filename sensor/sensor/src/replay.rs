@@ -1,6 +1,7 @@
 //! `sensor replay`: capture files through the pipeline into records, with a summary.
 
 use crate::config::Config;
+use crate::control::ControlServer;
 use crate::pipeline::Pipeline;
 use anyhow::Context as _;
 use sensor_capture::{MergedFiles, PacketSource, Poll};
@@ -87,10 +88,14 @@ pub struct Outputs {
     pub jsonl: Option<PathBuf>,
 }
 
-/// Opens the store in `dir` and a writer on it.
-pub fn open_writer(dir: &Path, cfg: &Config) -> anyhow::Result<Writer> {
+/// Opens the store in `dir` and a writer on it, and starts answering queries on the store's
+/// control socket (a warning, not an error, if that fails: the replay does not need it).
+pub fn open_writer(dir: &Path, cfg: &Config) -> anyhow::Result<(Writer, Option<ControlServer>)> {
     let store = Store::open(dir, &cfg.store)?;
-    Ok(Writer::new(store, &cfg.store)?)
+    let control = ControlServer::start(store.clone())
+        .inspect_err(|e| eprintln!("sensor: warning: {}: no control socket: {e}", dir.display()))
+        .ok();
+    Ok((Writer::new(store, &cfg.store)?, control))
 }
 
 /// Replays `captures` as one timeline into the store and/or JSON lines.
@@ -99,12 +104,14 @@ pub fn replay(captures: &[PathBuf], cfg: &Config, outputs: &Outputs, uid_seed: u
     let jsonl = |dir: &Path| JsonLines::create(dir).context("cannot create the output logs");
     let mut summary = match (&outputs.store, &outputs.jsonl) {
         (Some(store), None) => {
-            let (mut summary, writer) = replay_into(captures, cfg, open_writer(store, cfg)?, uid_seed)?;
+            let (writer, _control) = open_writer(store, cfg)?;
+            let (mut summary, writer) = replay_into(captures, cfg, writer, uid_seed)?;
             summary.store = Some(writer.write_stats().clone());
             summary
         }
         (Some(store), Some(dir)) => {
-            let tee = Tee { first: open_writer(store, cfg)?, second: jsonl(dir)? };
+            let (writer, _control) = open_writer(store, cfg)?;
+            let tee = Tee { first: writer, second: jsonl(dir)? };
             let (mut summary, tee) = replay_into(captures, cfg, tee, uid_seed)?;
             summary.store = Some(tee.first.write_stats().clone());
             summary

@@ -10,7 +10,7 @@
 
 use crate::block::Block;
 use crate::dict::Dictionaries;
-use crate::record::{Decoded, Kind};
+use crate::record::{Decoded, Kind, Peek};
 use crate::trees::{BlockId, DomainKey, HostKey, TimeKey, bucket_of, domains, filters, wide};
 use crate::{Store, StoreError};
 use core::net::IpAddr;
@@ -263,37 +263,46 @@ impl QueryResults {
     /// The records of `block` the query selects.
     fn matches(&mut self, block: &Block, id: BlockId, hits: &mut Vec<Hit>) {
         let kind = block.header.kind;
+        // Community ID and domain need the whole record; the rest is in its first fields.
+        let whole = self.query.community_id.is_some() || self.domain.is_some();
         for record in block.records() {
-            let bytes = match record {
-                Ok(bytes) => bytes,
+            let selected = record.and_then(|bytes| {
+                let peek = Peek::read(kind, bytes).map_err(|e| format!("record does not decode: {e}"))?;
+                if !self.selects(&peek) {
+                    return Ok(None);
+                }
+                if whole {
+                    let decoded = Decoded::decode(kind, bytes).map_err(|e| format!("record does not decode: {e}"))?;
+                    if !self.selects_whole(&decoded) {
+                        return Ok(None);
+                    }
+                }
+                Ok(Some((peek.ts, bytes)))
+            });
+            match selected {
+                Ok(Some((ts, bytes))) => hits.push(Hit { kind, ts, block: id, bytes: bytes.to_vec() }),
+                Ok(None) => {}
                 Err(reason) => {
                     self.pending.push_back(Err(StoreError::BadBlock { id, reason }));
                     break;
                 }
-            };
-            let decoded = match Decoded::decode(kind, bytes) {
-                Ok(d) => d,
-                Err(e) => {
-                    let reason = format!("record does not decode: {e}");
-                    self.pending.push_back(Err(StoreError::BadBlock { id, reason }));
-                    break;
-                }
-            };
-            if self.selects(&decoded) {
-                hits.push(Hit { kind, ts: decoded.ts(), block: id, bytes: bytes.to_vec() });
             }
         }
     }
 
-    fn selects(&self, record: &Decoded<'_>) -> bool {
+    /// The conditions on a record's first fields.
+    fn selects(&self, peek: &Peek<'_>) -> bool {
         let q = &self.query;
-        let ts = record.ts();
+        q.from.is_none_or(|f| peek.ts >= f)
+            && q.to.is_none_or(|t| peek.ts < t)
+            && q.host.is_none_or(|h| peek.hosts.contains(&Some(h)))
+            && q.uid.as_deref().is_none_or(|u| peek.uid == Some(u))
+    }
+
+    /// The conditions that need the whole record.
+    fn selects_whole(&self, record: &Decoded<'_>) -> bool {
         let keys = record.keys();
-        q.from.is_none_or(|f| ts >= f)
-            && q.to.is_none_or(|t| ts < t)
-            && q.host.is_none_or(|h| keys.hosts.contains(&Some(h)))
-            && q.uid.as_deref().is_none_or(|u| keys.uid == Some(u))
-            && q.community_id.as_deref().is_none_or(|c| keys.community_id == Some(c))
+        self.query.community_id.as_deref().is_none_or(|c| keys.community_id == Some(c))
             && self.domain.as_deref().is_none_or(|d| keys.query.is_some_and(|name| under(name, d)))
     }
 }
