@@ -10,7 +10,7 @@ SHARED := ../shared
 BENCH_DIR ?= target/bench
 FUZZ_SECONDS ?= 60
 
-.PHONY: help setup build run demo test lint bench bench-replay bench-flows bench-store fuzz fuzz-build clean
+.PHONY: help setup setup-test build run demo test lint bench bench-replay bench-flows bench-store fuzz fuzz-build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -31,7 +31,12 @@ run: build ## Build, then run the demo scenario (synthesised capture -> records 
 
 demo: run ## Same as run
 
-test: setup ## Run every test (unit, parity with Zeek/tshark, every shared capture, lints)
+# The tests read exported pcapng back with tshark and mount a small tmpfs (as root, in CI).
+setup-test: setup
+	@command -v tshark >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark >/dev/null; }
+
+test: setup-test ## Run every test (unit, parity with Zeek/tshark, every shared capture, lints)
 	$(CARGO) fmt --all --check
 	$(CARGO) test --workspace --profile ci --locked
 	$(CARGO) clippy --workspace --all-targets --profile ci --locked -- -D warnings

@@ -7,7 +7,7 @@
 //!
 //! | file | what it holds |
 //! |---|---|
-//! | `records.rs` | [`ConnRecord`], [`DnsRecordLine`], [`WeirdRecord`] and their JSON |
+//! | `records.rs` | [`ConnRecord`], [`DnsRecordLine`], [`WeirdRecord`], [`EvidenceRecord`] and their JSON |
 //! | `json.rs` | [`json`]: the small JSON object writer the records use |
 //! | `jsonl.rs` | [`JsonLines`]: `conn.jsonl`, `dns.jsonl`, `weird.jsonl` in a directory |
 //! | `tee.rs` | [`Tee`]: one sink writing to two (the store and JSON lines) |
@@ -21,7 +21,7 @@ mod records;
 mod tee;
 
 pub use jsonl::JsonLines;
-pub use records::{ConnId, ConnRecord, DnsRecordLine, WeirdRecord};
+pub use records::{ConnId, ConnRecord, DnsRecordLine, EvidencePacket, EvidenceRecord, WeirdRecord};
 pub use tee::Tee;
 
 /// Errors of an output.
@@ -61,6 +61,11 @@ pub trait RecordSink {
     fn dns(&mut self, rec: &DnsRecordLine<'_>) -> Result<(), OutputError>;
     /// An anomaly.
     fn weird(&mut self, rec: &WeirdRecord<'_>) -> Result<(), OutputError>;
+    /// A flow's packets kept as evidence. Outputs that hold no packets ignore it (the default).
+    fn evidence(&mut self, rec: &EvidenceRecord<'_>) -> Result<(), OutputError> {
+        let _ = rec;
+        Ok(())
+    }
     /// Makes everything written so far durable.
     fn flush(&mut self) -> Result<(), OutputError>;
     /// Called between batches of packets with the wall-clock time, for outputs that flush on a

@@ -209,3 +209,46 @@ impl WeirdRecord<'_> {
             .end();
     }
 }
+
+/// The packets kept of one flow, stored as evidence (not a JSON log: `sensor evidence` exports
+/// them as pcapng).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceRecord<'a> {
+    /// The first packet kept.
+    pub ts: Timestamp,
+    /// The connection uid.
+    pub uid: &'a str,
+    /// Endpoints.
+    pub id: ConnId,
+    /// Packets, in capture order: the flow's first ones, then its last ones.
+    #[serde(borrow)]
+    pub packets: Vec<EvidencePacket<'a>>,
+    /// Packets of the flow between the first and the last ones kept, or refused by the memory
+    /// cap, that are not here.
+    pub skipped: u64,
+}
+
+/// One packet of an [`EvidenceRecord`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvidencePacket<'a> {
+    /// Capture time.
+    pub ts: Timestamp,
+    /// LINKTYPE_ of `data`.
+    pub link: u32,
+    /// Length on the wire.
+    pub orig_len: u32,
+    /// The bytes kept (cut at the snap length).
+    #[serde(borrow)]
+    pub data: Cow<'a, [u8]>,
+}
+
+impl EvidenceRecord<'_> {
+    /// Appends a JSON summary (without the packets' bytes; without the newline).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let mut o = Object::new(out);
+        o.secs("ts", self.ts.nanos()).str("uid", self.uid);
+        self.id.write(&mut o);
+        let bytes: u64 = self.packets.iter().map(|p| p.data.len() as u64).sum();
+        o.uint("packets", self.packets.len() as u64).uint("bytes", bytes).uint("skipped", self.skipped).end();
+    }
+}

@@ -110,13 +110,14 @@ fn ingest(writer: &mut Writer, base: &[(Kind, Vec<u8>)], kind: Kind, total: u64,
                     r.ts = ts(r.ts);
                     d.id.orig_h = shifted(d.id.orig_h, copy as u32);
                 }
-                Decoded::Weird(_) => {}
+                Decoded::Weird(_) | Decoded::Evidence(_) => {}
             }
             let started = Instant::now();
             match &rec {
                 Decoded::Conn(c) => writer.append(c).unwrap(),
                 Decoded::Dns(d) => writer.append(d).unwrap(),
                 Decoded::Weird(w) => writer.append(w).unwrap(),
+                Decoded::Evidence(e) => writer.append(e).unwrap(),
             }
             writer.tick(started);
             spent += started.elapsed();

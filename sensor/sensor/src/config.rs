@@ -21,6 +21,8 @@ pub struct Config {
     pub dns: DnsSettings,
     /// Telemetry store (see `sensor_store::StoreConfig` for every field and default).
     pub store: sensor_store::StoreConfig,
+    /// Evidence packets.
+    pub evidence: crate::evidence::EvidenceConfig,
 }
 
 /// The site the sensor watches.
@@ -211,7 +213,9 @@ impl Config {
 
     /// Parses configuration text.
     pub fn parse(text: &str) -> Result<Config, String> {
-        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())
+        let cfg: Config = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+        crate::evidence::EvidenceFilter::parse(&cfg.evidence.filters)?;
+        Ok(cfg)
     }
 }
 

@@ -7,6 +7,7 @@
 //! | `pipeline.rs` | [`pipeline::Pipeline`]: decode → flows → DNS → records, one per worker |
 //! | `replay.rs` | [`replay::replay`]: capture files through a pipeline, with a [`replay::Summary`] |
 //! | `demo.rs` | [`demo::write_pcap`]: the synthesised demo scenario |
+//! | `evidence.rs` | [`evidence::Evidence`]: first and last packets of selected flows, stored at their end |
 //! | `query.rs` | [`query`]: `sensor query`'s time parsing and output formats |
 //! | `control.rs` | [`control`]: the control socket a running sensor answers queries on |
 //! | `main.rs` | the command line (`sensor replay`, `sensor query`, `sensor demo`) |
@@ -14,6 +15,7 @@
 pub mod config;
 pub mod control;
 pub mod demo;
+pub mod evidence;
 pub mod pipeline;
 pub mod query;
 pub mod replay;

@@ -4,9 +4,10 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use sensor::config::Config;
 use sensor::control;
+use sensor::evidence::EvidenceFilter;
 use sensor::query::{DEFAULT_LIMIT, Format, parse_time};
 use sensor::replay::Outputs;
-use sensor_store::{Kind, Order, Query, Store, StoreError};
+use sensor_store::{Decoded, Kind, Order, Query, Store, StoreError};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -38,12 +39,31 @@ enum Command {
         /// Seed for connection uids (random by default; fix it for reproducible uids).
         #[arg(long)]
         seed: Option<u64>,
+        /// Keep the first and last packets of matching flows in the store (repeatable; terms
+        /// that must all hold: `host IP`, `net CIDR`, `port N`, e.g. "host 10.0.0.5 port 53").
+        #[arg(long = "evidence-filter")]
+        evidence_filters: Vec<String>,
         /// Capture files.
         #[arg(required = true)]
         captures: Vec<PathBuf>,
     },
     /// Find records in the store.
     Query(QueryArgs),
+    /// Export a flow's evidence packets from the store as pcapng.
+    Evidence {
+        /// Configuration file (for the default store directory).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Store directory (default: `[store] dir` of the configuration).
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// The flow's uid.
+        #[arg(long)]
+        uid: String,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Synthesise a short office scenario (DNS, web, SMB, an NXDOMAIN burst, a port sweep),
     /// write it as a pcap and replay it into a store and JSON lines.
     Demo {
@@ -96,9 +116,11 @@ struct QueryArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Replay { config, store, no_store, out, seed, captures } => {
-            replay(config.as_deref(), store, no_store, out, seed, &captures)
+        Command::Replay { config, store, no_store, out, seed, evidence_filters, captures } => {
+            let outputs = Outputs { store, jsonl: out };
+            replay(config.as_deref(), outputs, no_store, seed, evidence_filters, &captures)
         }
+        Command::Evidence { config, store, uid, out } => evidence(config.as_deref(), store, &uid, out.as_deref()),
         Command::Query(args) => query(args),
         Command::Demo { out } => demo(&out),
     };
@@ -120,17 +142,50 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
 
 fn replay(
     config: Option<&Path>,
-    store: Option<PathBuf>,
+    mut outputs: Outputs,
     no_store: bool,
-    out: Option<PathBuf>,
     seed: Option<u64>,
+    evidence_filters: Vec<String>,
     captures: &[PathBuf],
 ) -> anyhow::Result<()> {
-    let cfg = load_config(config)?;
-    let store = (!no_store).then(|| store.unwrap_or_else(|| cfg.store.dir.clone()));
+    let mut cfg = load_config(config)?;
+    cfg.evidence.filters.extend(evidence_filters);
+    EvidenceFilter::parse(&cfg.evidence.filters).map_err(anyhow::Error::msg)?;
+    outputs.store = (!no_store).then(|| outputs.store.unwrap_or_else(|| cfg.store.dir.clone()));
     let seed = seed.unwrap_or_else(rand::random);
-    let summary = sensor::replay::replay(captures, &cfg, &Outputs { store, jsonl: out }, seed)?;
+    let summary = sensor::replay::replay(captures, &cfg, &outputs, seed)?;
     eprintln!("{summary}");
+    Ok(())
+}
+
+fn evidence(config: Option<&Path>, store: Option<PathBuf>, uid: &str, out: Option<&Path>) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let cfg = load_config(config)?;
+    let dir = store.unwrap_or_else(|| cfg.store.dir.clone());
+    if out.is_none() && std::io::stdout().is_terminal() {
+        anyhow::bail!("refusing to write pcapng to a terminal: redirect standard output or give --out FILE");
+    }
+    let store = Store::open(&dir, &cfg.store)?;
+    let q = Query { kinds: vec![Kind::Evidence], uid: Some(uid.to_owned()), limit: Some(1), ..Query::default() };
+    let Some(hit) = store.query(&q)?.next().transpose()? else {
+        anyhow::bail!(
+            "{}: no evidence packets for uid {uid} (was the flow selected by an evidence filter?)",
+            dir.display()
+        );
+    };
+    let Decoded::Evidence(rec) = hit.decoded()? else { anyhow::bail!("uid {uid}: not an evidence record") };
+    match out {
+        Some(path) => {
+            let mut file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+            sensor::evidence::write_pcapng(&rec, &mut file)?;
+        }
+        None => sensor::evidence::write_pcapng(&rec, &mut std::io::stdout().lock())?,
+    }
+    eprintln!(
+        "sensor: {} packets of {uid} ({} skipped between the first and last ones)",
+        rec.packets.len(),
+        rec.skipped
+    );
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! locks, no shared state. The same pipeline serves replay and (later) live capture.
 
 use crate::config::Config;
+use crate::evidence::{Evidence, EvidenceFilter};
 use ipnet::IpNet;
 use sensor_analyzers::dns::{DnsConfig, DnsFlow, DnsRecord, DnsSink, DnsTransport, is_dns_port};
 use sensor_capture::{CaptureAnomaly, Frame};
@@ -104,6 +105,8 @@ struct Context<O> {
     net_weirds: HashMap<&'static str, (u64, Timestamp)>,
     /// The first output error; the pipeline stops writing once one happened.
     error: Option<OutputError>,
+    /// Packets kept of flows selected for evidence.
+    evidence: Evidence,
 }
 
 impl<O: RecordSink> Context<O> {
@@ -206,6 +209,9 @@ impl<O: RecordSink> FlowSink<AppState> for Context<O> {
             analyser.finish(&mut out);
         }
         let uid = uid(self.uid_seed, flow.serial);
+        let mut stored = Ok(());
+        self.evidence.flow_ended(flow.serial, &uid, id, |rec| stored = self.out.evidence(rec));
+        self.record(stored);
         let key = flow.key();
         let community = community_id(&key, 0);
         let duration = flow.duration();
@@ -267,6 +273,11 @@ impl<O: RecordSink> Pipeline<O> {
                 peer: cfg.site.sensor_name.clone(),
                 net_weirds: HashMap::new(),
                 error: None,
+                // Filters were checked when the configuration was read.
+                evidence: Evidence::new(
+                    &cfg.evidence,
+                    EvidenceFilter::parse(&cfg.evidence.filters).unwrap_or_default(),
+                ),
             },
             dns: cfg.dns.analyzer(),
             anomalies: Vec::new(),
@@ -285,6 +296,10 @@ impl<O: RecordSink> Pipeline<O> {
         {
             let tracked = flows.track(frame.ts, &pkt, ctx);
             if let Some(flow) = flows.get_mut(tracked.id) {
+                if tracked.created {
+                    ctx.evidence.flow_created(flow.serial, &flow.key());
+                }
+                ctx.evidence.packet(flow.serial, frame);
                 analyse(ctx, dns, flow, frame.ts, tracked.from_orig, &pkt.transport);
             }
         }
@@ -345,6 +360,11 @@ impl<O: RecordSink> Pipeline<O> {
     /// Flow table counters.
     pub fn flow_stats(&self) -> &sensor_flow::FlowStats {
         self.flows.stats()
+    }
+
+    /// Evidence counters.
+    pub fn evidence_stats(&self) -> crate::evidence::EvidenceStats {
+        self.ctx.evidence.stats()
     }
 
     /// Pipeline counters.

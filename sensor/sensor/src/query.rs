@@ -139,6 +139,16 @@ fn table_row(record: &Decoded<'_>, out: &mut Vec<u8>) {
                 if answers.is_empty() { "-".to_owned() } else { answers.join(",") },
             )
         }
+        Decoded::Evidence(e) => write!(
+            row,
+            "{time:<24} {:<5} {:<20} {:<47} {} packets, {} bytes, {} skipped",
+            "evid",
+            e.uid,
+            endpoints(&e.id),
+            e.packets.len(),
+            e.packets.iter().map(|p| p.data.len()).sum::<usize>(),
+            e.skipped,
+        ),
         Decoded::Weird(w) => write!(
             row,
             "{time:<24} {:<5} {:<20} {:<47} {} {}",

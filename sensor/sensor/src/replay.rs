@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::control::ControlServer;
+use crate::evidence::EvidenceStats;
 use crate::pipeline::Pipeline;
 use anyhow::Context as _;
 use sensor_capture::{MergedFiles, PacketSource, Poll};
@@ -39,6 +40,8 @@ pub struct Summary {
     pub evicted: u64,
     /// What the store did, when writing to one.
     pub store: Option<WriteStats>,
+    /// Evidence packets kept.
+    pub evidence: EvidenceStats,
     /// Wall-clock time.
     pub elapsed: Duration,
 }
@@ -64,6 +67,14 @@ impl std::fmt::Display for Summary {
         }
         for (reason, n) in &self.drops {
             writeln!(f, "drops        {n:>12}  {reason}")?;
+        }
+        if self.evidence.flows > 0 {
+            let e = &self.evidence;
+            writeln!(
+                f,
+                "evidence     {:>12} flows, {} packets kept, {} over the memory cap",
+                e.flows, e.packets, e.over_cap
+            )?;
         }
         if let Some(store) = &self.store {
             writeln!(f, "stored       {:>12} blocks, {:.1} MiB", store.blocks, store.bytes as f64 / (1 << 20) as f64)?;
@@ -180,6 +191,7 @@ pub fn replay_into<O: RecordSink>(
         non_ip: decode.non_ip,
         evicted: pipeline.stats().flows_evicted,
         store: None,
+        evidence: pipeline.evidence_stats(),
         elapsed: started.elapsed(),
     };
     Ok((summary, pipeline.into_output()))

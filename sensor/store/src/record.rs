@@ -4,7 +4,7 @@
 use core::fmt;
 use core::net::IpAddr;
 use core::str::FromStr;
-use sensor_output::{ConnRecord, DnsRecordLine, WeirdRecord};
+use sensor_output::{ConnRecord, DnsRecordLine, EvidenceRecord, WeirdRecord};
 use sensor_wire::Timestamp;
 use serde::Serialize;
 
@@ -18,11 +18,13 @@ pub enum Kind {
     Dns,
     /// `weird`: anomalies.
     Weird,
+    /// `evidence`: the packets kept of a flow.
+    Evidence,
 }
 
 impl Kind {
     /// Every kind, in code order.
-    pub const ALL: [Kind; 3] = [Kind::Conn, Kind::Dns, Kind::Weird];
+    pub const ALL: [Kind; 4] = [Kind::Conn, Kind::Dns, Kind::Weird, Kind::Evidence];
 
     /// The kind's code on disk.
     pub fn code(self) -> u8 {
@@ -30,6 +32,7 @@ impl Kind {
             Kind::Conn => 1,
             Kind::Dns => 2,
             Kind::Weird => 3,
+            Kind::Evidence => 4,
         }
     }
 
@@ -44,14 +47,15 @@ impl Kind {
             Kind::Conn => "conn",
             Kind::Dns => "dns",
             Kind::Weird => "weird",
+            Kind::Evidence => "evidence",
         }
     }
 
     /// Whether blocks of this kind are telemetry, which retention may evict under disk pressure
-    /// (alerts, later, are not).
+    /// (alerts, later, are not; evidence kept for an alert will be stored with the alert).
     pub fn is_telemetry(self) -> bool {
         match self {
-            Kind::Conn | Kind::Dns | Kind::Weird => true,
+            Kind::Conn | Kind::Dns | Kind::Weird | Kind::Evidence => true,
         }
     }
 
@@ -74,7 +78,7 @@ impl FromStr for Kind {
         Kind::ALL
             .into_iter()
             .find(|k| k.name() == s)
-            .ok_or_else(|| format!("unknown record type `{s}` (expected conn, dns or weird)"))
+            .ok_or_else(|| format!("unknown record type `{s}` (expected conn, dns, weird or evidence)"))
     }
 }
 
@@ -170,7 +174,7 @@ impl<'a> Peek<'a> {
         use sensor_output::ConnId;
         let hosts = |id: Option<ConnId>| [id.map(|i| i.orig_h), id.map(|i| i.resp_h)];
         Ok(match kind {
-            Kind::Conn => {
+            Kind::Conn | Kind::Evidence => {
                 let ((ts, uid, id), _) = postcard::take_from_bytes::<(Timestamp, &str, ConnId)>(bytes)?;
                 Peek { ts, uid: Some(uid), hosts: hosts(Some(id)) }
             }
@@ -186,6 +190,23 @@ impl<'a> Peek<'a> {
     }
 }
 
+impl Record for EvidenceRecord<'_> {
+    const KIND: Kind = Kind::Evidence;
+
+    fn ts(&self) -> Timestamp {
+        self.ts
+    }
+
+    fn keys(&self) -> Keys<'_> {
+        Keys {
+            hosts: [Some(self.id.orig_h), Some(self.id.resp_h)],
+            uid: Some(self.uid),
+            community_id: None,
+            query: None,
+        }
+    }
+}
+
 /// A record read back from a block, borrowing from the block's bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decoded<'a> {
@@ -195,6 +216,8 @@ pub enum Decoded<'a> {
     Dns(DnsRecordLine<'a>),
     /// A weird record.
     Weird(WeirdRecord<'a>),
+    /// Evidence packets.
+    Evidence(EvidenceRecord<'a>),
 }
 
 impl<'a> Decoded<'a> {
@@ -208,6 +231,7 @@ impl<'a> Decoded<'a> {
             }
             Kind::Dns => Decoded::Dns(postcard::from_bytes(bytes)?),
             Kind::Weird => Decoded::Weird(postcard::from_bytes(bytes)?),
+            Kind::Evidence => Decoded::Evidence(postcard::from_bytes(bytes)?),
         })
     }
 
@@ -217,6 +241,7 @@ impl<'a> Decoded<'a> {
             Decoded::Conn(_) => Kind::Conn,
             Decoded::Dns(_) => Kind::Dns,
             Decoded::Weird(_) => Kind::Weird,
+            Decoded::Evidence(_) => Kind::Evidence,
         }
     }
 
@@ -226,6 +251,7 @@ impl<'a> Decoded<'a> {
             Decoded::Conn(r) => r.ts(),
             Decoded::Dns(r) => r.ts(),
             Decoded::Weird(r) => r.ts(),
+            Decoded::Evidence(r) => r.ts(),
         }
     }
 
@@ -235,6 +261,7 @@ impl<'a> Decoded<'a> {
             Decoded::Conn(r) => r.keys(),
             Decoded::Dns(r) => r.keys(),
             Decoded::Weird(r) => r.keys(),
+            Decoded::Evidence(r) => r.keys(),
         }
     }
 
@@ -245,6 +272,7 @@ impl<'a> Decoded<'a> {
             Decoded::Conn(r) => r.write_json(out),
             Decoded::Dns(r) => r.write_json(out),
             Decoded::Weird(r) => r.write_json(out),
+            Decoded::Evidence(r) => r.write_json(out),
         }
     }
 }
@@ -309,5 +337,8 @@ mod tests {
                 source: "decode",
             });
         }
+        let packet =
+            sensor_output::EvidencePacket { ts: Timestamp(4), link: 1, orig_len: 60, data: Cow::Borrowed(&[1, 2, 3]) };
+        check(&EvidenceRecord { ts: Timestamp(4), uid: "Cev", id: id(), packets: vec![packet], skipped: 2 });
     }
 }

@@ -23,7 +23,7 @@ use crate::trees::{self, BlockId, DomainKey, HostKey, TimeKey, bucket_of, filter
 use crate::{Store, StoreConfig, StoreError};
 use core::net::IpAddr;
 use hashbrown::{HashMap, HashSet};
-use sensor_output::{ConnRecord, DnsRecordLine, OutputError, OutputStats, RecordSink, WeirdRecord};
+use sensor_output::{ConnRecord, DnsRecordLine, EvidenceRecord, OutputError, OutputStats, RecordSink, WeirdRecord};
 use sensor_wire::Timestamp;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -418,6 +418,10 @@ impl RecordSink for Writer {
     }
 
     fn weird(&mut self, rec: &WeirdRecord<'_>) -> Result<(), OutputError> {
+        self.append(rec).map_err(output_error)
+    }
+
+    fn evidence(&mut self, rec: &EvidenceRecord<'_>) -> Result<(), OutputError> {
         self.append(rec).map_err(output_error)
     }
 
