@@ -2,7 +2,8 @@
 # bench/replay.sh SHARED OUTDIR
 # Replay throughput of the sensor against Suricata 7 on the large mixed capture, in one run:
 #   1. installs the peers (Debian packages) and builds the capture with ../shared/bench tools;
-#   2. replays it with `sensor replay` (one thread, conn/dns/weird JSON lines);
+#   2. replays it with `sensor replay --no-store` (one thread, conn/dns/weird JSON lines, the
+#      records Suricata writes too; the store has its own benchmark, `make bench-store`);
 #   3. runs Suricata on it (one thread, flow + dns eve records, no rules);
 #   4. prints packets/s of both, the ratio, and our peak RSS.
 # A benchmark, never a test: nothing here asserts a time.
@@ -36,7 +37,7 @@ python3 - "$sensor" "$pcap" "$out/sensor" <<'PY' | tee "$out/sensor.txt"
 import resource, subprocess, sys, time
 sensor, pcap, outdir = sys.argv[1:4]
 t = time.monotonic()
-p = subprocess.run([sensor, "replay", "--seed", "1", "--out", outdir, pcap], capture_output=True, text=True)
+p = subprocess.run([sensor, "replay", "--seed", "1", "--no-store", "--out", outdir, pcap], capture_output=True, text=True)
 wall = time.monotonic() - t
 sys.stderr.write(p.stderr)
 if p.returncode:
