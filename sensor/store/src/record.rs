@@ -95,6 +95,13 @@ pub struct Keys<'a> {
     pub query: Option<&'a str>,
 }
 
+impl<'a> Keys<'a> {
+    /// The keys every record of a connection has: its endpoints and uid.
+    fn of_connection(id: &sensor_output::ConnId, uid: &'a str) -> Keys<'a> {
+        Keys { hosts: [Some(id.orig_h), Some(id.resp_h)], uid: Some(uid), community_id: None, query: None }
+    }
+}
+
 /// A record the store can hold: serialised with serde (postcard) in field order.
 pub trait Record: Serialize {
     /// Its kind.
@@ -113,12 +120,7 @@ impl Record for ConnRecord<'_> {
     }
 
     fn keys(&self) -> Keys<'_> {
-        Keys {
-            hosts: [Some(self.id.orig_h), Some(self.id.resp_h)],
-            uid: Some(self.uid),
-            community_id: Some(&self.community_id),
-            query: None,
-        }
+        Keys { community_id: Some(&self.community_id), ..Keys::of_connection(&self.id, self.uid) }
     }
 }
 
@@ -130,12 +132,7 @@ impl Record for DnsRecordLine<'_> {
     }
 
     fn keys(&self) -> Keys<'_> {
-        Keys {
-            hosts: [Some(self.id.orig_h), Some(self.id.resp_h)],
-            uid: Some(self.uid),
-            community_id: None,
-            query: self.rec.query(),
-        }
+        Keys { query: self.rec.query(), ..Keys::of_connection(&self.id, self.uid) }
     }
 }
 
@@ -198,12 +195,7 @@ impl Record for EvidenceRecord<'_> {
     }
 
     fn keys(&self) -> Keys<'_> {
-        Keys {
-            hosts: [Some(self.id.orig_h), Some(self.id.resp_h)],
-            uid: Some(self.uid),
-            community_id: None,
-            query: None,
-        }
+        Keys::of_connection(&self.id, self.uid)
     }
 }
 

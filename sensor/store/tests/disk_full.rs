@@ -7,10 +7,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
 
+mod common;
+
 use sensor_output::{ConnId, ConnRecord};
 use sensor_store::{Decoded, Health, Query, Store, StoreConfig, Writer};
 use sensor_wire::Timestamp;
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -41,34 +42,13 @@ fn is_root() -> bool {
 /// High-entropy uids and hosts, so that blocks do not compress to nothing.
 fn record(i: u64, uid: &str) -> ConnRecord<'_> {
     let mixed = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    ConnRecord {
-        ts: Timestamp(1_793_491_200_000_000_000 + i * 50_000_000),
-        uid,
-        id: ConnId {
-            orig_h: std::net::Ipv4Addr::from((mixed >> 32) as u32).into(),
-            orig_p: mixed as u16,
-            resp_h: std::net::Ipv4Addr::from(mixed as u32).into(),
-            resp_p: 443,
-        },
-        proto: "tcp",
-        service: None,
-        duration: None,
-        orig_bytes: None,
-        resp_bytes: None,
-        conn_state: "S0",
-        local_orig: true,
-        local_resp: false,
-        missed_bytes: 0,
-        history: "S",
-        orig_pkts: 1,
-        orig_ip_bytes: 60,
-        resp_pkts: 0,
-        resp_ip_bytes: 0,
-        ip_proto: 6,
-        community_id: Cow::Borrowed(""),
-        vlan: None,
-        inner_vlan: None,
-    }
+    let id = ConnId {
+        orig_h: std::net::Ipv4Addr::from((mixed >> 32) as u32).into(),
+        orig_p: mixed as u16,
+        resp_h: std::net::Ipv4Addr::from(mixed as u32).into(),
+        resp_p: 443,
+    };
+    common::attempt(Timestamp(1_793_491_200_000_000_000 + i * 50_000_000), uid, id)
 }
 
 #[test]

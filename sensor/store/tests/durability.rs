@@ -4,7 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
 
-use sensor_output::{ConnId, ConnRecord};
+mod common;
+
+use sensor_output::ConnId;
 use sensor_store::{Decoded, Query, Store, StoreConfig, Writer};
 use sensor_wire::Timestamp;
 use std::collections::HashMap;
@@ -121,30 +123,9 @@ fn writer_child() {
     let started = Instant::now();
     for i in 0.. {
         let uid = uid(round, i);
-        let rec = ConnRecord {
-            // Records spread over minutes, so that several buckets are open at once.
-            ts: Timestamp(1_793_491_200_000_000_000 + (u64::from(round) * 100_000 + i) * 7_000_000_000),
-            uid: &uid,
-            id,
-            proto: "tcp",
-            service: None,
-            duration: None,
-            orig_bytes: None,
-            resp_bytes: None,
-            conn_state: "S0",
-            local_orig: true,
-            local_resp: false,
-            missed_bytes: 0,
-            history: "S",
-            orig_pkts: 1,
-            orig_ip_bytes: 60,
-            resp_pkts: 0,
-            resp_ip_bytes: 0,
-            ip_proto: 6,
-            community_id: std::borrow::Cow::Borrowed(""),
-            vlan: None,
-            inner_vlan: None,
-        };
+        // Records spread over minutes, so that several buckets are open at once.
+        let ts = Timestamp(1_793_491_200_000_000_000 + (u64::from(round) * 100_000 + i) * 7_000_000_000);
+        let rec = common::attempt(ts, &uid, id);
         w.append(&rec).unwrap();
         if (i + 1) % FLUSH_EVERY == 0 {
             w.flush();

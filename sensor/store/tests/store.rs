@@ -286,3 +286,28 @@ fn a_store_that_lost_flushed_blocks_is_refused() {
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
     assert!(err.to_string().contains("lost"), "{err}");
 }
+
+#[test]
+fn a_damaged_segment_is_reported_and_the_rest_still_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path());
+    // Overwrite the middle of every segment file: each block's zstd checksum or framing fails.
+    for entry in std::fs::read_dir(dir.path().join("segments")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let middle = bytes.len() / 2;
+        for b in &mut bytes[middle..middle + 16] {
+            *b ^= 0xa5;
+        }
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let store = Store::open(dir.path(), &config()).unwrap();
+    let results: Vec<_> = store.query(&Query::default()).unwrap().collect();
+    let damaged = results.iter().filter(|r| r.is_err()).count();
+    assert!(damaged >= 1, "the damage is reported");
+    for e in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(matches!(e, StoreError::BadBlock { .. }), "{e}");
+    }
+    // Records of undamaged blocks still come back.
+    assert!(results.iter().any(|r| r.is_ok()));
+}
