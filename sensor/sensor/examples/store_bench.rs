@@ -184,10 +184,17 @@ fn main() {
     let mut writer = Writer::new(store.clone(), &cfg).unwrap();
     // conn and dns in the proportions of the captures; JSON for the size comparison goes to a
     // byte counter and, for the first million records, through `gzip -6`.
-    let conn_share = count(Kind::Conn) as f64 / base.len() as f64;
+    // STORE_BENCH_DNS_ONLY writes DNS records only (to profile their ingest).
+    let conn_share = match std::env::var_os("STORE_BENCH_DNS_ONLY") {
+        Some(_) => 0.0,
+        None => count(Kind::Conn) as f64 / base.len() as f64,
+    };
     let conn_total = (total as f64 * conn_share) as u64;
     let mut json = Count(0);
-    let (conn_n, conn_s) = ingest(&mut writer, &base, Kind::Conn, conn_total, &mut json);
+    let (conn_n, conn_s) = match conn_total {
+        0 => (0, 1.0),
+        _ => ingest(&mut writer, &base, Kind::Conn, conn_total, &mut json),
+    };
     let (dns_n, dns_s) = ingest(&mut writer, &base, Kind::Dns, total - conn_n, &mut json);
     let footprint = store.footprint().unwrap();
     drop(writer);

@@ -92,27 +92,38 @@ impl BlockHeader {
 }
 
 /// Records being collected into a block.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct BlockBuilder {
-    /// The records' bytes, in arrival order.
+    /// The records framed as in the payload (length, then bytes), in arrival order.
     bytes: Vec<u8>,
-    /// `(ts, start, len)` of each record in `bytes`.
+    /// `(ts, start, framed length)` of each record in `bytes`.
     entries: Vec<(Timestamp, u32, u32)>,
-    /// Scratch: the sorted payload before compression.
+    /// Whether the records arrived in time order (then `bytes` is the payload as it is).
+    sorted: bool,
+    /// Scratch: the payload in time order when they did not.
     payload: Vec<u8>,
 }
 
-impl BlockBuilder {
-    /// Adds one record's serialised bytes, already appended to [`BlockBuilder::buffer`] from
-    /// `start`.
-    pub(crate) fn push(&mut self, ts: Timestamp, start: usize) {
-        let len = self.bytes.len() - start;
-        self.entries.push((ts, start as u32, len as u32));
+impl Default for BlockBuilder {
+    fn default() -> Self {
+        BlockBuilder { bytes: Vec::new(), entries: Vec::new(), sorted: true, payload: Vec::new() }
     }
+}
 
-    /// The buffer the next record is serialised onto.
-    pub(crate) fn buffer(&mut self) -> &mut Vec<u8> {
-        &mut self.bytes
+impl BlockBuilder {
+    /// Adds a record at time `ts`. A record that does not serialise leaves the block as it was.
+    pub(crate) fn add(&mut self, ts: Timestamp, rec: &impl serde::Serialize) -> Result<(), postcard::Error> {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(&[0; 4]);
+        if let Err(e) = postcard::to_io(rec, &mut self.bytes) {
+            self.bytes.truncate(start);
+            return Err(e);
+        }
+        let framed = self.bytes.len() - start;
+        self.bytes[start..start + 4].copy_from_slice(&((framed - 4) as u32).to_le_bytes());
+        self.sorted &= self.entries.last().is_none_or(|e| e.0 <= ts);
+        self.entries.push((ts, start as u32, framed as u32));
+        Ok(())
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -120,7 +131,7 @@ impl BlockBuilder {
     }
 
     pub(crate) fn raw_len(&self) -> usize {
-        self.bytes.len() + 4 * self.entries.len()
+        self.bytes.len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -136,11 +147,13 @@ impl BlockBuilder {
         dicts: &mut Dictionaries,
         out: &mut Vec<u8>,
     ) -> Result<(), StoreError> {
-        self.entries.sort_by_key(|e| e.0);
-        self.payload.clear();
-        for &(_, start, len) in &self.entries {
-            self.payload.extend_from_slice(&len.to_le_bytes());
-            self.payload.extend_from_slice(&self.bytes[start as usize..(start + len) as usize]);
+        if !self.sorted {
+            self.entries.sort_by_key(|e| e.0);
+            self.payload.clear();
+            for &(_, start, framed) in &self.entries {
+                self.payload.extend_from_slice(&self.bytes[start as usize..(start + framed) as usize]);
+            }
+            core::mem::swap(&mut self.payload, &mut self.bytes);
         }
         let (first, last) = match (self.entries.first(), self.entries.last()) {
             (Some(f), Some(l)) => (f.0, l.0),
@@ -150,16 +163,17 @@ impl BlockBuilder {
             kind,
             dict: dicts.current(kind),
             count: self.entries.len() as u32,
-            raw_len: self.payload.len() as u32,
+            raw_len: self.bytes.len() as u32,
             min_ts: first,
             max_ts: last,
             written,
         };
         out.clear();
         header.write(out);
-        dicts.compress(kind, &self.payload, out)?;
+        dicts.compress(kind, &self.bytes, out)?;
         self.bytes.clear();
         self.entries.clear();
+        self.sorted = true;
         Ok(())
     }
 }

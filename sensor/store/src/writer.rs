@@ -200,10 +200,7 @@ impl Writer {
         }
         let spare = &mut self.spare;
         let open = self.open.entry(slot).or_insert_with(|| spare.pop().unwrap_or_default());
-        let buffer = core::mem::take(open.builder.buffer());
-        let start = buffer.len();
-        *open.builder.buffer() = postcard::to_extend(rec, buffer).map_err(StoreError::Encode)?;
-        open.builder.push(ts, start);
+        open.builder.add(ts, rec).map_err(StoreError::Encode)?;
         open.index(rec);
         self.stats.records[R::KIND.index()] += 1;
         if open.builder.len() >= self.cfg.block_records || open.builder.raw_len() >= self.cfg.block_bytes {

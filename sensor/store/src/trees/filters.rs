@@ -31,11 +31,9 @@ pub(crate) fn host(addr: core::net::IpAddr) -> u64 {
     }
 }
 
+/// xxh3-64 of the value, seeded with the tag.
 fn hash_bytes(tag: Tag, value: &[u8]) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
-    h.update(&[tag as u8]);
-    h.update(value);
-    h.digest()
+    xxhash_rust::xxh3::xxh3_64_with_seed(value, tag as u64)
 }
 
 /// The stored value of a filter over `keys` (sorted and deduplicated here). `None` when the
