@@ -139,14 +139,14 @@ impl BlockBuilder {
     }
 
     /// Sorts the records by time and compresses them into `out` (header and frame); empties
-    /// the builder.
+    /// the builder and returns the header written.
     pub(crate) fn seal(
         &mut self,
         kind: Kind,
         written: Timestamp,
         dicts: &mut Dictionaries,
         out: &mut Vec<u8>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<BlockHeader, StoreError> {
         if !self.sorted {
             self.entries.sort_by_key(|e| e.0);
             self.payload.clear();
@@ -174,7 +174,7 @@ impl BlockBuilder {
         self.bytes.clear();
         self.entries.clear();
         self.sorted = true;
-        Ok(())
+        Ok(header)
     }
 }
 

@@ -11,7 +11,7 @@
 use crate::block::Block;
 use crate::dict::Dictionaries;
 use crate::record::{Decoded, Kind, Peek};
-use crate::trees::{BlockId, DomainKey, HostKey, TimeKey, bucket_of, domains, filters, wide};
+use crate::trees::{BlockId, DomainKey, HostKey, Span, TimeKey, bucket_of, domains, filters, wide};
 use crate::{Store, StoreError};
 use core::net::IpAddr;
 use sensor_wire::Timestamp;
@@ -224,39 +224,63 @@ impl QueryResults {
         Ok(ids)
     }
 
-    /// Reads one bucket's matching records into `pending`.
+    /// Reads one bucket's matching records into `pending`. Blocks are read in result order of
+    /// their spans; with a limit, reading stops once the blocks left cannot hold a record that
+    /// would make the cut.
     fn fill(&mut self, bucket: u64) -> Result<(), StoreError> {
-        let mut hits = Vec::new();
+        let newest = self.query.order == Order::NewestFirst;
+        let mut candidates = Vec::new();
         for kind in self.kinds.clone() {
             for id in self.blocks(kind, bucket)? {
-                if !self.filter_keys.is_empty() {
-                    let filter = self.store.trees.filters.get(id.key())?;
-                    if !filters::may_contain(filter.as_deref(), &self.filter_keys) {
-                        self.blocks_filtered += 1;
-                        continue;
-                    }
-                }
-                // A block evicted since its index entry was read is simply gone.
-                let bytes = match self.store.read_block(id) {
-                    Ok(Some(bytes)) => bytes,
-                    Ok(None) => continue,
-                    Err(e) => {
-                        self.pending.push_back(Err(e));
-                        continue;
-                    }
-                };
-                self.blocks_read += 1;
-                match Block::open(&bytes, &mut self.dicts) {
-                    Ok(block) => self.matches(&block, id, &mut hits),
-                    Err(reason) => self.pending.push_back(Err(StoreError::BadBlock { id, reason })),
-                }
+                let key = TimeKey { kind, bucket, block: id }.key();
+                let span = self.store.trees.time.get(key)?.and_then(|v| Span::parse(&v));
+                let span = span.unwrap_or(Span { min: Timestamp(0), max: Timestamp(u64::MAX) });
+                candidates.push((span, id));
             }
         }
-        match self.query.order {
-            Order::NewestFirst => hits.sort_by_key(|h| core::cmp::Reverse((h.ts, h.block))),
-            Order::OldestFirst => hits.sort_by_key(|h| (h.ts, h.block)),
+        match newest {
+            true => candidates.sort_by_key(|(s, id)| core::cmp::Reverse((s.max, *id))),
+            false => candidates.sort_by_key(|(s, id)| (s.min, *id)),
         }
+        let wanted = self.query.limit.map(|l| l.saturating_sub(self.returned));
+        let mut hits = Vec::new();
+        for (span, id) in candidates {
+            if let Some(wanted) = wanted
+                && let Some(cut) = cut(&mut hits, wanted, newest)
+                && (if newest { span.max < cut } else { span.min > cut })
+            {
+                break;
+            }
+            self.read(id, &mut hits)?;
+        }
+        sort(&mut hits, newest);
         self.pending.extend(hits.into_iter().map(Ok));
+        Ok(())
+    }
+
+    /// Reads block `id` (unless its filter rules it out) and adds its matching records to `hits`.
+    fn read(&mut self, id: BlockId, hits: &mut Vec<Hit>) -> Result<(), StoreError> {
+        if !self.filter_keys.is_empty() {
+            let filter = self.store.trees.filters.get(id.key())?;
+            if !filters::may_contain(filter.as_deref(), &self.filter_keys) {
+                self.blocks_filtered += 1;
+                return Ok(());
+            }
+        }
+        // A block evicted since its index entry was read is simply gone.
+        let bytes = match self.store.read_block(id) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                self.pending.push_back(Err(e));
+                return Ok(());
+            }
+        };
+        self.blocks_read += 1;
+        match Block::open(&bytes, &mut self.dicts) {
+            Ok(block) => self.matches(&block, id, hits),
+            Err(reason) => self.pending.push_back(Err(StoreError::BadBlock { id, reason })),
+        }
         Ok(())
     }
 
@@ -305,6 +329,27 @@ impl QueryResults {
         self.query.community_id.as_deref().is_none_or(|c| keys.community_id == Some(c))
             && self.domain.as_deref().is_none_or(|d| keys.query.is_some_and(|name| under(name, d)))
     }
+}
+
+/// Sorts hits in result order.
+fn sort(hits: &mut [Hit], newest: bool) {
+    match newest {
+        true => hits.sort_by_key(|h| core::cmp::Reverse((h.ts, h.block))),
+        false => hits.sort_by_key(|h| (h.ts, h.block)),
+    }
+}
+
+/// The time of the `wanted`-th hit in result order, once there are that many: a block entirely
+/// beyond it cannot change the first `wanted` results.
+fn cut(hits: &mut [Hit], wanted: usize, newest: bool) -> Option<Timestamp> {
+    if wanted == 0 || hits.len() < wanted {
+        return None;
+    }
+    let nth = match newest {
+        true => hits.select_nth_unstable_by_key(wanted - 1, |h| core::cmp::Reverse((h.ts, h.block))).1,
+        false => hits.select_nth_unstable_by_key(wanted - 1, |h| (h.ts, h.block)).1,
+    };
+    Some(nth.ts)
 }
 
 /// Whether `name` is `domain` or a name below it (ASCII case-insensitive, trailing dot ignored).

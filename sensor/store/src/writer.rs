@@ -1,10 +1,11 @@
 //! The writer: batches records into blocks and commits them with their index entries.
 //!
 //! Each record goes to the open block of its kind and time bucket. A block is sealed (sorted,
-//! compressed, committed in one sled transaction with its `time`, `hosts`, `domains` and
-//! `filters` entries) when it reaches [`StoreConfig::block_records`] or
-//! [`StoreConfig::block_bytes`], and every open block is sealed at each flush, which then makes
-//! sled durable and moves the checkpoint. So every record flushed is in exactly one committed
+//! compressed, appended to the current segment file, and committed in one sled transaction with
+//! its location and its `time`, `wide`, `hosts`, `domains` and `filters` entries) when it
+//! reaches [`StoreConfig::block_records`] or [`StoreConfig::block_bytes`], and every open block
+//! is sealed at each flush, which then syncs the segment, makes sled durable and moves the
+//! checkpoint. So every record flushed is in exactly one committed
 //! block, and a record not yet flushed is either in none (lost with the process) or, if its block
 //! was sealed early, in one.
 //!
@@ -13,13 +14,13 @@
 //! still falls below half the reserve (another program filled the disk), blocks are dropped
 //! instead of written, counted in [`WriteStats`], and [`Health`] says why.
 
-use crate::block::BlockBuilder;
+use crate::block::{BlockBuilder, BlockHeader};
 use crate::dict::Dictionaries;
 use crate::record::{Kind, Record};
 use crate::retention::{self, Evicted};
 use crate::segments::{self, Active};
 use crate::trees::meta::{self, Counter};
-use crate::trees::{self, BlockId, DomainKey, HostKey, TimeKey, bucket_of, filters, wide};
+use crate::trees::{self, BlockId, DomainKey, HostKey, Span, TimeKey, bucket_of, filters, wide};
 use crate::{Store, StoreConfig, StoreError};
 use core::net::IpAddr;
 use hashbrown::{HashMap, HashSet};
@@ -270,7 +271,8 @@ impl Writer {
         let records = open.builder.len() as u64;
         if !open.builder.is_empty() {
             let sealed = open.builder.seal(kind, wall_clock(), &mut self.dicts, &mut self.block_buf);
-            if let Err(e) = sealed.and_then(|()| self.commit(kind, bucket, &mut open, records)) {
+            let span = |h: BlockHeader| Span { min: h.min_ts, max: h.max_ts };
+            if let Err(e) = sealed.and_then(|h| self.commit(kind, bucket, span(h), &mut open, records)) {
                 self.stats.dropped_records += records;
                 self.stats.health = Health::of(&e);
             }
@@ -279,7 +281,14 @@ impl Writer {
         self.spare.push(open);
     }
 
-    fn commit(&mut self, kind: Kind, bucket: u64, open: &mut OpenBlock, records: u64) -> Result<(), StoreError> {
+    fn commit(
+        &mut self,
+        kind: Kind,
+        bucket: u64,
+        span: Span,
+        open: &mut OpenBlock,
+        records: u64,
+    ) -> Result<(), StoreError> {
         let id = self.next_id;
         let filter = filters::build(&mut open.filter_keys);
         // Past the limits a block is indexed as wide instead ([`wide`]).
@@ -308,7 +317,7 @@ impl Writer {
         let result = (&t.blocks, &t.time, &t.hosts, &t.domains, &t.filters, &t.meta, &t.segments, &t.wide).transaction(
             |(blocks, time, host_tree, domain_tree, filter_tree, meta_tree, segment_tree, wide_tree)| {
                 blocks.insert(&id.key(), &at.value())?;
-                time.insert(&time_key, &[])?;
+                time.insert(&time_key, &span.value())?;
                 if wide_bits != 0 {
                     wide_tree.insert(&time_key, &[wide_bits])?;
                 }

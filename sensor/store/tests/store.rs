@@ -311,3 +311,28 @@ fn a_damaged_segment_is_reported_and_the_rest_still_answers() {
     // Records of undamaged blocks still come back.
     assert!(results.iter().any(|r| r.is_ok()));
 }
+
+#[test]
+fn a_limited_query_returns_exactly_the_first_records_of_the_full_answer() {
+    // Blocks of 4 records, written out of time order, several per bucket: a limited query may
+    // stop reading early, and must still return the newest (or oldest) records exactly.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = StoreConfig { block_records: 4, ..config() };
+    let store = Store::open(dir.path(), &cfg).unwrap();
+    let mut w = Writer::new(store.clone(), &cfg).unwrap();
+    let uids: Vec<String> = (0..40).map(|i| format!("C{i}")).collect();
+    for (i, uid) in uids.iter().enumerate() {
+        let at = (i as u64 * 37) % 119;
+        w.append(&conn(at, "10.0.0.1", "192.0.2.7", uid)).unwrap();
+    }
+    w.flush();
+    for order in [Order::NewestFirst, Order::OldestFirst] {
+        let all: Vec<_> = store.query(&Query { order, ..Query::default() }).unwrap().map(|h| h.unwrap().ts).collect();
+        assert_eq!(all.len(), 40);
+        for limit in [1, 3, 4, 5, 17, 40] {
+            let q = Query { order, limit: Some(limit), ..Query::default() };
+            let some: Vec<_> = store.query(&q).unwrap().map(|h| h.unwrap().ts).collect();
+            assert_eq!(some, all[..limit], "{order:?} limit {limit}");
+        }
+    }
+}

@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `blocks` | [`BlockId`] | where the block's bytes are in the segment files |
 //! | `segments` | segment number | the id of its first block |
-//! | `time` | [`TimeKey`]: kind, bucket, block | empty |
+//! | `time` | [`TimeKey`]: kind, bucket, block | [`Span`]: first and last record times |
 //! | `hosts` | [`HostKey`]: address, kind, bucket, block | empty |
 //! | `domains` | [`DomainKey`]: registered domain, kind, bucket, block | empty |
 //! | `wide` | [`TimeKey`]: kind, bucket, block | which index entries the block has too many of ([`wide`]) |
@@ -23,7 +23,7 @@ pub(crate) mod wide;
 pub use blocks::BlockId;
 pub(crate) use domains::DomainKey;
 pub(crate) use hosts::HostKey;
-pub(crate) use time::TimeKey;
+pub(crate) use time::{Span, TimeKey};
 
 use sensor_wire::Timestamp;
 

@@ -1,7 +1,10 @@
-//! `time`: (kind, bucket, block) → nothing. The time-range index.
+//! `time`: (kind, bucket, block) → the times of the block's first and last records. The
+//! time-range index; the span lets a query with a limit read a bucket's blocks newest (or oldest)
+//! first and stop early.
 
 use super::{BlockId, be_u64};
 use crate::record::Kind;
+use sensor_wire::Timestamp;
 
 /// Key length: kind, bucket, block.
 const LEN: usize = 17;
@@ -35,5 +38,25 @@ impl TimeKey {
         let low = TimeKey { kind, bucket: first, block: BlockId(0) };
         let high = TimeKey { kind, bucket: last, block: BlockId(u64::MAX) };
         low.key()..=high.key()
+    }
+}
+
+/// A value of the `time` tree: the block's earliest and latest record times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) min: Timestamp,
+    pub(crate) max: Timestamp,
+}
+
+impl Span {
+    pub(crate) fn value(&self) -> [u8; 16] {
+        let mut v = [0; 16];
+        v[..8].copy_from_slice(&self.min.0.to_be_bytes());
+        v[8..].copy_from_slice(&self.max.0.to_be_bytes());
+        v
+    }
+
+    pub(crate) fn parse(value: &[u8]) -> Option<Span> {
+        Some(Span { min: Timestamp(be_u64(value, 0)?), max: Timestamp(be_u64(value, 8)?) })
     }
 }
