@@ -173,7 +173,6 @@ pub struct Store {
 impl Store {
     /// Opens the store in `dir`, creating it when the directory is missing or empty.
     pub fn open(dir: &Path, cfg: &StoreConfig) -> Result<Store, StoreError> {
-        let io = |source| StoreError::Io { path: dir.to_owned(), source };
         let marker = dir.join(FORMAT_FILE);
         match std::fs::read_to_string(&marker) {
             Ok(text) => check_format(dir, &text)?,
@@ -197,11 +196,9 @@ impl Store {
         let segment_dir = dir.join(segments::DIR);
         std::fs::create_dir_all(&segment_dir).map_err(|source| StoreError::Io { path: segment_dir, source })?;
         let store = Store { dir: dir.to_owned(), db, trees };
+        // Before anything is deleted: a store that lost flushed blocks is refused as it is.
+        store.check_checkpoint()?;
         segments::remove_orphans(&store)?;
-        store.check_checkpoint().map_err(|e| match e {
-            StoreError::Io { source, .. } => io(source),
-            other => other,
-        })?;
         Ok(store)
     }
 

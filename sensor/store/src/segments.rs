@@ -139,14 +139,29 @@ pub(crate) fn last(store: &crate::Store) -> Result<Option<u64>, StoreError> {
     Ok(last.and_then(|(k, v)| entry(&k, &v)).map(|(number, _)| number))
 }
 
-/// Deletes segment files the `segments` tree does not know: left by a crash between creating
-/// a segment and committing its first block, or between forgetting a segment and deleting it.
+/// Deletes segment files the `segments` tree does not know, left by a crash between creating a
+/// segment and committing its first block (newer than every known one) or between forgetting an
+/// evicted segment and deleting it (older than every known one). An unknown segment between
+/// known ones means the database lost track of data: the store is refused, nothing is deleted.
 pub(crate) fn remove_orphans(store: &crate::Store) -> Result<(), StoreError> {
+    let first = store.trees.segments.first()?.and_then(|(k, v)| entry(&k, &v)).map(|e| e.0);
+    let last = last(store)?;
+    let mut orphans = Vec::new();
     for (number, _) in files(&store.dir)? {
-        if !store.trees.segments.contains_key(number.to_be_bytes())? {
-            let path = path(&store.dir, number);
-            std::fs::remove_file(&path).map_err(|source| StoreError::Io { path, source })?;
+        if store.trees.segments.contains_key(number.to_be_bytes())? {
+            continue;
         }
+        if first.zip(last).is_some_and(|(f, l)| f < number && number < l) {
+            return Err(StoreError::Corrupt {
+                path: path(&store.dir, number),
+                reason: "a segment between known ones is missing from the index; nothing was deleted".into(),
+            });
+        }
+        orphans.push(number);
+    }
+    for number in orphans {
+        let path = path(&store.dir, number);
+        std::fs::remove_file(&path).map_err(|source| StoreError::Io { path, source })?;
     }
     Ok(())
 }

@@ -282,9 +282,27 @@ fn a_store_that_lost_flushed_blocks_is_refused() {
     sample(dir.path());
     // The checkpoint says more blocks were made durable than the database holds.
     std::fs::write(dir.path().join("CHECKPOINT"), "1000\n").unwrap();
+    let stray = dir.path().join("segments/00000000000000ff.seg");
+    std::fs::write(&stray, b"data the index may have lost").unwrap();
     let err = Store::open(dir.path(), &config()).err().unwrap();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
     assert!(err.to_string().contains("lost"), "{err}");
+    assert!(stray.exists(), "a refused store is left as it is");
+}
+
+#[test]
+fn segment_files_left_by_a_crash_are_removed_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path());
+    // A segment created for a block whose commit never happened (newer than every known one),
+    // and one whose eviction stopped before the file was deleted (older).
+    let newer = dir.path().join("segments/0000000000000009.seg");
+    let older = dir.path().join("segments/0000000000000000.seg");
+    std::fs::write(&newer, b"half a block").unwrap();
+    std::fs::write(&older, b"evicted").unwrap();
+    let store = Store::open(dir.path(), &config()).unwrap();
+    assert!(!newer.exists() && !older.exists());
+    assert_eq!(run(&store, &Query::default()).len(), 6, "nothing known was touched");
 }
 
 #[test]
