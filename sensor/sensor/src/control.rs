@@ -17,7 +17,8 @@
 //! | `E` | an error; the last line |
 //! | `D` | `rows damaged`; the last line when the query completed |
 //!
-//! At most [`MAX_CLIENTS`] queries run at once; a request line is at most [`MAX_REQUEST`] bytes.
+//! At most [`MAX_CLIENTS`] queries run at once; a request line is at most [`MAX_REQUEST`] bytes
+//! and must arrive within [`REQUEST_TIMEOUT`].
 
 use crate::query::{Format, Line, render};
 use anyhow::Context as _;
@@ -39,6 +40,10 @@ pub const SOCKET: &str = "control.sock";
 pub const MAX_CLIENTS: usize = 4;
 /// Longest request line accepted.
 pub const MAX_REQUEST: u64 = 64 << 10;
+/// How long a client may take to send its request before its slot is given back.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Pause after a failed `accept`.
+const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A query as sent over the socket.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,7 +148,11 @@ fn serve(listener: &UnixListener, store: &Store, stop: &AtomicBool) {
         if stop.load(Ordering::SeqCst) {
             return;
         }
-        let Ok(mut conn) = conn else { continue };
+        let Ok(mut conn) = conn else {
+            // Out of descriptors or similar: wait instead of spinning on the error.
+            std::thread::sleep(ACCEPT_BACKOFF);
+            continue;
+        };
         if !peer_allowed(&conn) {
             let _ = writeln!(conn, "E permission denied: only root and the sensor's user may query");
             continue;
@@ -173,6 +182,7 @@ fn peer_allowed(conn: &UnixStream) -> bool {
 
 /// Reads one request and streams its answer.
 fn answer(conn: UnixStream, store: &Store) -> std::io::Result<()> {
+    conn.set_read_timeout(Some(REQUEST_TIMEOUT))?;
     let mut out = std::io::BufWriter::new(conn.try_clone()?);
     let mut request = String::new();
     BufReader::new(conn.take(MAX_REQUEST)).read_line(&mut request)?;

@@ -71,6 +71,12 @@ fn query_goes_through_the_running_replays_control_socket() {
     assert!(dns_lines > 0, "flushed DNS records are visible through the socket");
     let o = sensor(&["query", "--store", store.to_str().unwrap(), "--type", "nonsense"]);
     assert!(!o.status.success());
+    // A request that is not one gets an error line, not a crash or a hang.
+    let mut conn = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+    conn.write_all(b"{\"colour\": \"red\"}\n").unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut conn, &mut answer).unwrap();
+    assert!(answer.starts_with("E bad request"), "{answer}");
 
     // End of input: the replay finishes, removes its socket, and the store opens directly.
     drop(writer);

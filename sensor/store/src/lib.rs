@@ -246,12 +246,17 @@ impl Store {
         Ok(segments + self.db.size_on_disk()?)
     }
 
-    /// A block's bytes, `None` when it is gone (evicted).
+    /// A block's bytes, `None` when it is gone (evicted, possibly while it was being read).
     pub(crate) fn read_block(&self, id: BlockId) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(value) = self.trees.blocks.get(id.key())? else { return Ok(None) };
         let at = segments::Location::parse(&value)
             .ok_or_else(|| StoreError::BadBlock { id, reason: "unreadable location".into() })?;
-        segments::read(&self.dir, at).map(Some).map_err(|reason| StoreError::BadBlock { id, reason })
+        match segments::read(&self.dir, at) {
+            Ok(bytes) => Ok(Some(bytes)),
+            // Retention removes the entry before the file: no entry now means evicted meanwhile.
+            Err(_) if !self.trees.blocks.contains_key(id.key())? => Ok(None),
+            Err(reason) => Err(StoreError::BadBlock { id, reason }),
+        }
     }
 
     /// Bytes of blocks stored.
