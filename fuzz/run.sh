@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 export RUSTC_BOOTSTRAP=1
-targets=(frame_decoder dns_message capture_reader pipeline)
+targets=(frame_decoder dns_message capture_reader pipeline store_record)
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 cargo fuzz build --release
 [[ ${1:-build} == build ]] && exit 0
@@ -16,7 +16,7 @@ python3 seed.py "$shared/data/pcaps" corpus
 status=0
 for t in "${targets[@]}"; do
   log=artifacts/$t.log
-  mkdir -p artifacts/"$t"
+  mkdir -p artifacts/"$t" corpus/"$t"
   start=$(date +%s)
   if cargo fuzz run --release "$t" corpus/"$t" -- -max_total_time="$seconds" -rss_limit_mb=2048 \
        -artifact_prefix=artifacts/"$t"/ >"$log" 2>&1; then result=ok; else result=CRASH; status=1; fi
