@@ -84,18 +84,8 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Appends an unsigned integer.
-pub fn uint(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[at..]);
+pub fn uint(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(sensor_analyzers::dns::render::decimal(n, &mut [0; 20]));
 }
 
 /// Appends nanoseconds as seconds with six decimals (Zeek's precision for times and intervals).

@@ -8,13 +8,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // benchmark code: a failure should panic
 
-use sensor::config::Config;
-use sensor_output::{ConnRecord, DnsRecordLine, OutputError, OutputStats, RecordSink, WeirdRecord};
+mod common;
+
 use sensor_store::{Decoded, Kind, Query, Store, StoreConfig, Writer};
 use sensor_wire::Timestamp;
 use std::io::Write;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Hours the copies are spread over.
@@ -23,50 +23,6 @@ const SPAN_HOURS: u64 = 3;
 const QUERIES: usize = 200;
 /// Results a query asks for (a page of an analyst's screen).
 const PAGE: usize = 100;
-
-/// Keeps the replay's conn and dns records, serialised.
-#[derive(Default)]
-struct Collect(Vec<(Kind, Vec<u8>)>);
-
-impl RecordSink for Collect {
-    fn conn(&mut self, rec: &ConnRecord<'_>) -> Result<(), OutputError> {
-        self.0.push((Kind::Conn, postcard::to_allocvec(rec).unwrap()));
-        Ok(())
-    }
-    fn dns(&mut self, rec: &DnsRecordLine<'_>) -> Result<(), OutputError> {
-        self.0.push((Kind::Dns, postcard::to_allocvec(rec).unwrap()));
-        Ok(())
-    }
-    fn weird(&mut self, _: &WeirdRecord<'_>) -> Result<(), OutputError> {
-        Ok(())
-    }
-    fn flush(&mut self) -> Result<(), OutputError> {
-        Ok(())
-    }
-    fn stats(&self) -> OutputStats {
-        OutputStats::default()
-    }
-}
-
-/// The captures, without `malformed/` and the folders named in `STORE_BENCH_SKIP` (commas).
-fn captures(dir: &Path) -> Vec<PathBuf> {
-    let skip = std::env::var("STORE_BENCH_SKIP").unwrap_or_default();
-    let mut out = Vec::new();
-    for sub in std::fs::read_dir(dir).unwrap().flatten().filter(|d| d.path().is_dir()) {
-        let name = sub.file_name().to_string_lossy().into_owned();
-        if name == "malformed" || skip.split(',').any(|s| s == name) {
-            continue;
-        }
-        for f in std::fs::read_dir(sub.path()).unwrap().flatten() {
-            let p = f.path();
-            if matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 /// Copy `copy` of an address: IPv4 clients move within 10.0.0.0/8 by copy, so that each copy has
 /// hosts of its own; others stay.
@@ -82,8 +38,8 @@ fn shifted(addr: IpAddr, copy: u32) -> IpAddr {
 
 /// Writes copies of `base` until `total` records, returning (records written, seconds spent in
 /// the writer).
-fn ingest(writer: &mut Writer, base: &[(Kind, Vec<u8>)], kind: Kind, total: u64, json: &mut impl Write) -> (u64, f64) {
-    let base: Vec<&[u8]> = base.iter().filter(|r| r.0 == kind).map(|r| r.1.as_slice()).collect();
+fn ingest(writer: &mut Writer, base: &common::Collected, kind: Kind, total: u64, json: &mut impl Write) -> (u64, f64) {
+    let base: Vec<&[u8]> = base.of(kind).collect();
     let first = base.iter().map(|b| Decoded::decode(kind, b).unwrap().ts()).min().unwrap();
     let span = Duration::from_secs(SPAN_HOURS * 3600).as_nanos() as u64;
     let copies = total.div_ceil(base.len() as u64);
@@ -160,10 +116,9 @@ fn main() {
     if dir.exists() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
-    let (_, collected) =
-        sensor::replay::replay_into(&captures(&pcaps), &Config::default(), Collect::default(), 1).unwrap();
-    let base = collected.0;
-    let count = |k| base.iter().filter(|r| r.0 == k).count();
+    let skip = std::env::var("STORE_BENCH_SKIP").unwrap_or_default();
+    let base = common::Collected::replay(&common::captures(&pcaps, &skip.split(',').collect::<Vec<_>>()), 1);
+    let count = |k| base.of(k).count();
     println!("base records       {} conn, {} dns (from the shared captures)", count(Kind::Conn), count(Kind::Dns));
 
     // STORE_LEVEL and STORE_BLOCK_BYTES override the defaults, to compare settings.
@@ -187,7 +142,7 @@ fn main() {
     // STORE_BENCH_DNS_ONLY writes DNS records only (to profile their ingest).
     let conn_share = match std::env::var_os("STORE_BENCH_DNS_ONLY") {
         Some(_) => 0.0,
-        None => count(Kind::Conn) as f64 / base.len() as f64,
+        None => count(Kind::Conn) as f64 / (count(Kind::Conn) + count(Kind::Dns)) as f64,
     };
     let conn_total = (total as f64 * conn_share) as u64;
     let mut json = Count(0);

@@ -149,9 +149,14 @@ impl Evidence {
         self.stats
     }
 
+    /// Whether any flow may be selected (no filter: none is).
+    pub fn selecting(&self) -> bool {
+        !self.filter.is_empty()
+    }
+
     /// A flow was created: start keeping its packets if the filter selects it.
     pub fn flow_created(&mut self, serial: u64, key: &FlowKey) {
-        if !self.filter.is_empty() && self.filter.selects(key) {
+        if self.filter.selects(key) {
             self.rings.insert(serial, Ring::default());
             self.stats.flows += 1;
         }

@@ -296,7 +296,8 @@ impl<O: RecordSink> Pipeline<O> {
         {
             let tracked = flows.track(frame.ts, &pkt, ctx);
             if let Some(flow) = flows.get_mut(tracked.id) {
-                if tracked.created {
+                // Unpacking the key costs: only when a filter may select the flow.
+                if tracked.created && ctx.evidence.selecting() {
                     ctx.evidence.flow_created(flow.serial, &flow.key());
                 }
                 ctx.evidence.packet(flow.serial, frame);

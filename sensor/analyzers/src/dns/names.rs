@@ -33,18 +33,10 @@ impl NameText {
         let mut buf = [0u8; 12];
         let p = prefix.len().min(7);
         buf[..p].copy_from_slice(&prefix.as_bytes()[..p]);
-        let mut digits = [0u8; 5];
-        let (mut at, mut n) = (digits.len(), n);
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        let d = digits.len() - at;
-        buf[p..p + d].copy_from_slice(&digits[at..]);
+        let mut scratch = [0; 20];
+        let digits = super::render::decimal(u64::from(n), &mut scratch);
+        let d = digits.len();
+        buf[p..p + d].copy_from_slice(digits);
         NameText(Repr::Default { buf, len: (p + d) as u8 })
     }
 

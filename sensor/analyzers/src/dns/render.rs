@@ -260,9 +260,9 @@ const BYTE_FORMS: [u64; 256] = {
     forms
 };
 
-/// Appends a number in decimal, without the formatting machinery.
-pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
+/// The decimal digits of `n`, written at the end of `buf`, without the formatting machinery
+/// (records print many numbers; the JSON writer uses this too).
+pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut at = buf.len();
     loop {
         at -= 1;
@@ -272,7 +272,12 @@ pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
             break;
         }
     }
-    push_ascii(out, &buf[at..]);
+    &buf[at..]
+}
+
+/// Appends a number in decimal.
+pub(crate) fn push_decimal(out: &mut String, n: u64) {
+    push_ascii(out, decimal(n, &mut [0; 20]));
 }
 
 /// Appends an IPv4 address, dotted decimal.

@@ -179,19 +179,10 @@ impl Addl {
     /// A number in decimal.
     pub(crate) fn num(n: impl Into<u64>) -> Self {
         let mut a = Addl { buf: [0; ADDL_CAPACITY], len: 0 };
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        let mut n = n.into();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        let len = digits.len() - at;
-        a.buf[..len].copy_from_slice(&digits[at..]);
+        let mut scratch = [0; 20];
+        let digits = super::render::decimal(n.into(), &mut scratch);
+        let len = digits.len();
+        a.buf[..len].copy_from_slice(digits);
         a.len = len;
         a
     }
