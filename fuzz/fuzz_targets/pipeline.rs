@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 use sensor::config::Config;
 use sensor::pipeline::Pipeline;
 use sensor_capture::Frame;
-use sensor_output::{ConnRecord, DnsRecordLine, OutputError, OutputStats, RecordSink, WeirdRecord};
+use sensor_output::{Alert, ConnRecord, DnsRecordLine, OutputError, OutputStats, RecordSink, WeirdRecord};
 use sensor_wire::{LinkType, Timestamp};
 
 /// Writes every record's JSON (so the output path runs too) and throws it away.
@@ -25,6 +25,11 @@ impl RecordSink for Discard {
     fn weird(&mut self, r: &WeirdRecord<'_>) -> Result<(), OutputError> {
         self.0.clear();
         r.write_json(&mut self.0);
+        Ok(())
+    }
+    fn alert(&mut self, a: &Alert) -> Result<(), OutputError> {
+        self.0.clear();
+        serde_json::to_writer(&mut self.0, a).expect("an alert serialises");
         Ok(())
     }
     fn flush(&mut self) -> Result<(), OutputError> {

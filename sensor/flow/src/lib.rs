@@ -35,7 +35,7 @@ pub use history::{History, HistoryStr, MAX_HISTORY};
 pub use key::{FlowKey, proto};
 pub use table::{FlowId, FlowSink, FlowTable, Tracked};
 pub use tcp::EndpointState;
-pub use uid::{Uid, uid};
+pub use uid::{Uid, tagged_id, uid};
 
 use core::time::Duration;
 

@@ -1,4 +1,5 @@
-//! Zeek-style connection uids: `C` followed by 17 base62 digits, unique per (seed, serial).
+//! Zeek-style connection uids: `C` followed by 17 base62 digits, unique per (seed, serial); alert
+//! ids have the same shape with another first letter.
 //!
 //! A [`Uid`] lives on the stack (no allocation per record) and derefs to `&str`.
 
@@ -23,7 +24,7 @@ pub struct Uid([u8; LEN]);
 impl core::ops::Deref for Uid {
     type Target = str;
     fn deref(&self) -> &str {
-        // Only 'C' and base62 digits are ever written.
+        // Only an ASCII letter and base62 digits are ever written.
         core::str::from_utf8(&self.0).unwrap_or("C")
     }
 }
@@ -51,7 +52,14 @@ fn base62(mut n: u64, out: &mut [u8]) {
 /// high 64 bits are a bijection of the serial, so uids never repeat within a run; the seed keeps
 /// runs (and workers) apart.
 pub fn uid(seed: u64, serial: u64) -> Uid {
-    let mut s = [b'C'; LEN];
+    tagged_id(b'C', seed, serial)
+}
+
+/// An identifier shaped like a uid but starting with `tag` (`A` for alerts), unique per (tag,
+/// seed, serial) in the same way.
+pub fn tagged_id(tag: u8, seed: u64, serial: u64) -> Uid {
+    let tag = if tag.is_ascii_alphabetic() { tag } else { b'X' };
+    let mut s = [tag; LEN];
     base62(mix(seed.wrapping_add(mix(serial))), &mut s[1..1 + HIGH_DIGITS]);
     // The golden-ratio constant keeps `mix(0) == 0` (serial equal to seed) from printing zeros.
     base62(u64::from(mix(serial ^ seed ^ 0x9e37_79b9_7f4a_7c15) as u32), &mut s[1 + HIGH_DIGITS..]);

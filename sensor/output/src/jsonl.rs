@@ -1,7 +1,8 @@
-//! [`JsonLines`]: one JSON object per line in `conn.jsonl`, `dns.jsonl` and `weird.jsonl`.
+//! [`JsonLines`]: one JSON object per line in `conn.jsonl`, `dns.jsonl`, `weird.jsonl` and
+//! `alerts.jsonl`.
 
 use crate::records::{ConnRecord, DnsRecordLine, WeirdRecord};
-use crate::{OutputError, OutputStats, RecordSink};
+use crate::{Alert, OutputError, OutputStats, RecordSink};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -49,17 +50,19 @@ pub struct JsonLines {
     conn: Log,
     dns: Log,
     weird: Log,
+    alerts: Log,
     stats: OutputStats,
 }
 
 impl JsonLines {
-    /// Creates the three logs in `dir` (replacing earlier ones), creating `dir` if needed.
+    /// Creates the four logs in `dir` (replacing earlier ones), creating `dir` if needed.
     pub fn create(dir: &Path) -> Result<JsonLines, OutputError> {
         std::fs::create_dir_all(dir).map_err(|source| OutputError::Io { path: dir.to_owned(), source })?;
         Ok(JsonLines {
             conn: Log::create(dir, "conn.jsonl")?,
             dns: Log::create(dir, "dns.jsonl")?,
             weird: Log::create(dir, "weird.jsonl")?,
+            alerts: Log::create(dir, "alerts.jsonl")?,
             stats: OutputStats::default(),
         })
     }
@@ -81,10 +84,21 @@ impl RecordSink for JsonLines {
         self.weird.line(|out| rec.write_json(out))
     }
 
+    fn alert(&mut self, alert: &Alert) -> Result<(), OutputError> {
+        self.stats.alert += 1;
+        // Straight to the kernel: an alert must not wait for a buffer to fill.
+        self.alerts.line(|out| {
+            // Serialising plain data into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, alert);
+        })?;
+        self.alerts.flush()
+    }
+
     fn flush(&mut self) -> Result<(), OutputError> {
         self.conn.flush()?;
         self.dns.flush()?;
-        self.weird.flush()
+        self.weird.flush()?;
+        self.alerts.flush()
     }
 
     fn stats(&self) -> OutputStats {

@@ -1,5 +1,8 @@
 //! Records and where they go.
 //!
+//! Alerts ([`Alert`], defined by `sensor-detect`) are written as one JSON object per line with
+//! serde: they are few, and their schema is docs/alerts.md.
+//!
 //! Records carry Zeek's JSON log field names (`id.orig_h`, `conn_state`, `qtype_name`, …) so that
 //! RITA, Security Onion and SIEM parsers that read Zeek's JSON logs read ours unchanged. Unset
 //! fields are omitted, as Zeek's JSON writer does. docs/records.md documents every field and every
@@ -9,7 +12,7 @@
 //! |---|---|
 //! | `records.rs` | [`ConnRecord`], [`DnsRecordLine`], [`WeirdRecord`], [`EvidenceRecord`] and their JSON |
 //! | `json.rs` | [`json`]: the small JSON object writer the records use |
-//! | `jsonl.rs` | [`JsonLines`]: `conn.jsonl`, `dns.jsonl`, `weird.jsonl` in a directory |
+//! | `jsonl.rs` | [`JsonLines`]: `conn.jsonl`, `dns.jsonl`, `weird.jsonl`, `alerts.jsonl` in a directory |
 //! | `tee.rs` | [`Tee`]: one sink writing to two (the store and JSON lines) |
 //! | `lib.rs` | the [`RecordSink`] trait every output implements, [`OutputStats`] |
 //!
@@ -22,6 +25,7 @@ mod tee;
 
 pub use jsonl::JsonLines;
 pub use records::{ConnId, ConnRecord, DnsRecordLine, EvidencePacket, EvidenceRecord, WeirdRecord};
+pub use sensor_detect::Alert;
 pub use tee::Tee;
 
 /// Errors of an output.
@@ -51,6 +55,8 @@ pub struct OutputStats {
     pub dns: u64,
     /// weird records.
     pub weird: u64,
+    /// Alerts.
+    pub alert: u64,
 }
 
 /// Where records go.
@@ -61,6 +67,9 @@ pub trait RecordSink {
     fn dns(&mut self, rec: &DnsRecordLine<'_>) -> Result<(), OutputError>;
     /// An anomaly.
     fn weird(&mut self, rec: &WeirdRecord<'_>) -> Result<(), OutputError>;
+    /// An alert. Outputs make it durable before returning where they can (alerts are few and
+    /// are what the SOC waits for).
+    fn alert(&mut self, alert: &Alert) -> Result<(), OutputError>;
     /// A flow's packets kept as evidence. Outputs that hold no packets ignore it (the default).
     fn evidence(&mut self, rec: &EvidenceRecord<'_>) -> Result<(), OutputError> {
         let _ = rec;

@@ -1,6 +1,6 @@
 //! [`Tee`]: records written to two sinks, e.g. the store and JSON lines.
 
-use crate::{ConnRecord, DnsRecordLine, EvidenceRecord, OutputError, OutputStats, RecordSink, WeirdRecord};
+use crate::{Alert, ConnRecord, DnsRecordLine, EvidenceRecord, OutputError, OutputStats, RecordSink, WeirdRecord};
 use std::time::Instant;
 
 /// Writes every record to `first`, then to `second`. Stats are the first sink's.
@@ -26,6 +26,11 @@ impl<A: RecordSink, B: RecordSink> RecordSink for Tee<A, B> {
     fn weird(&mut self, rec: &WeirdRecord<'_>) -> Result<(), OutputError> {
         self.first.weird(rec)?;
         self.second.weird(rec)
+    }
+
+    fn alert(&mut self, alert: &Alert) -> Result<(), OutputError> {
+        self.first.alert(alert)?;
+        self.second.alert(alert)
     }
 
     fn evidence(&mut self, rec: &EvidenceRecord<'_>) -> Result<(), OutputError> {

@@ -66,7 +66,7 @@ fn ingest(writer: &mut Writer, base: &common::Collected, kind: Kind, total: u64,
                     r.ts = ts(r.ts);
                     d.id.orig_h = shifted(d.id.orig_h, copy as u32);
                 }
-                Decoded::Weird(_) | Decoded::Evidence(_) => {}
+                Decoded::Weird(_) | Decoded::Evidence(_) | Decoded::Alert(_) => {}
             }
             let started = Instant::now();
             match &rec {
@@ -74,6 +74,7 @@ fn ingest(writer: &mut Writer, base: &common::Collected, kind: Kind, total: u64,
                 Decoded::Dns(d) => writer.append(d).unwrap(),
                 Decoded::Weird(w) => writer.append(w).unwrap(),
                 Decoded::Evidence(e) => writer.append(e).unwrap(),
+                Decoded::Alert(a) => writer.store_alert(a).unwrap(),
             }
             writer.tick(started);
             spent += started.elapsed();

@@ -23,6 +23,8 @@ pub struct Config {
     pub store: sensor_store::StoreConfig,
     /// Evidence packets.
     pub evidence: crate::evidence::EvidenceConfig,
+    /// Detectors (see `sensor_detect::DetectConfig` for every field and default).
+    pub detect: sensor_detect::DetectConfig,
 }
 
 /// The site the sensor watches.

@@ -4,8 +4,9 @@
 //! Each selected flow has a [`Ring`]: its first [`EvidenceConfig::first_packets`] packets, then a
 //! circular buffer of its last [`EvidenceConfig::last_packets`], each cut at
 //! [`EvidenceConfig::snaplen`]. All rings of a worker together hold at most
-//! [`EvidenceConfig::max_bytes`]; a packet that would exceed it is not kept and is counted. Later,
-//! alerts will select flows too.
+//! [`EvidenceConfig::max_bytes`]; a packet that would exceed it is not kept and is counted.
+//! Alerts select flows too: the flow whose DNS transaction raised an alert keeps its packets
+//! from that moment on ([`Evidence::select`]).
 
 use ipnet::IpNet;
 use sensor_capture::Frame;
@@ -158,6 +159,15 @@ impl Evidence {
     pub fn flow_created(&mut self, serial: u64, key: &FlowKey) {
         if self.filter.selects(key) {
             self.rings.insert(serial, Ring::default());
+            self.stats.flows += 1;
+        }
+    }
+
+    /// Starts keeping the packets of flow `serial` from now on, if not already (an alert
+    /// selected it).
+    pub fn select(&mut self, serial: u64) {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.rings.entry(serial) {
+            e.insert(Ring::default());
             self.stats.flows += 1;
         }
     }

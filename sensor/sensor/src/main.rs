@@ -108,7 +108,7 @@ struct QueryArgs {
     /// Oldest first (default: newest first).
     #[arg(long)]
     oldest_first: bool,
-    /// Output format.
+    /// Output format (`ocsf`: alerts as OCSF Detection Findings; implies `--type alert`).
     #[arg(long, value_enum, default_value = "json")]
     format: Format,
 }
@@ -203,6 +203,12 @@ fn query(args: QueryArgs) -> anyhow::Result<()> {
         limit: args.limit,
         order: if args.oldest_first { Order::OldestFirst } else { Order::NewestFirst },
     };
+    if args.format == Format::Ocsf {
+        if q.kinds.iter().any(|&k| k != Kind::Alert) {
+            anyhow::bail!("--format ocsf renders alerts only (--type alert)");
+        }
+        q.kinds = vec![Kind::Alert];
+    }
     if q.limit.is_none() && sensor::query::is_unfiltered(&q) {
         q.limit = Some(DEFAULT_LIMIT);
     }

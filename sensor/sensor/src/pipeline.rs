@@ -1,13 +1,18 @@
-//! The per-worker pipeline: decode → flows → analysers → records, run to completion per frame.
+//! The per-worker pipeline: decode → flows → analysers → records → detectors, run to completion
+//! per frame.
 //!
-//! One [`Pipeline`] per capture queue or replay, owning its decoder, flow table and output: no
-//! locks, no shared state. The same pipeline serves replay and (later) live capture.
+//! One [`Pipeline`] per capture queue or replay, owning its decoder, flow table, detectors and
+//! output: no locks, no shared state. The same pipeline serves replay and (later) live capture.
+//! Every DNS transaction and every ended connection goes to the detectors right after its record
+//! is written; an alert raised on a DNS transaction also starts keeping that flow's packets as
+//! evidence.
 
 use crate::config::Config;
 use crate::evidence::{Evidence, EvidenceFilter};
 use ipnet::IpNet;
 use sensor_analyzers::dns::{DnsConfig, DnsFlow, DnsRecord, DnsSink, DnsTransport, is_dns_port};
 use sensor_capture::{CaptureAnomaly, Frame};
+use sensor_detect::{Alert, AlertSink, ConnSeen, DetectStats, Detectors, DnsSeen};
 use sensor_flow::{EndReason, Flow, FlowSink, FlowTable, community_id, uid};
 use sensor_output::{ConnId, ConnRecord, DnsRecordLine, OutputError, RecordSink, WeirdRecord};
 use sensor_wire::{Anomaly, Decode, DecodeCounters, FrameDecoder, Timestamp, Transport};
@@ -107,6 +112,28 @@ struct Context<O> {
     error: Option<OutputError>,
     /// Packets kept of flows selected for evidence.
     evidence: Evidence,
+    /// The detectors.
+    detect: Detectors,
+}
+
+/// Where the detectors' alerts go: the output, and the evidence of the flow that raised them.
+struct AlertOut<'a, O> {
+    out: &'a mut O,
+    error: &'a mut Option<OutputError>,
+    evidence: &'a mut Evidence,
+    /// The flow whose record raised the alert, if it is still live.
+    flow: Option<u64>,
+}
+
+impl<O: RecordSink> AlertSink for AlertOut<'_, O> {
+    fn alert(&mut self, alert: &Alert) {
+        if let Err(e) = self.out.alert(alert) {
+            self.error.get_or_insert(e);
+        }
+        if let Some(serial) = self.flow {
+            self.evidence.select(serial);
+        }
+    }
 }
 
 impl<O: RecordSink> Context<O> {
@@ -168,6 +195,8 @@ struct DnsOut<'a, O> {
     /// The analyser found the first message was a response from the originator: the flow's
     /// roles must be swapped (Zeek flips the connection).
     flipped: bool,
+    /// The flow goes on after this (it is not ending): its packets can still be kept.
+    live: bool,
 }
 
 impl<O: RecordSink> DnsSink for DnsOut<'_, O> {
@@ -177,6 +206,10 @@ impl<O: RecordSink> DnsSink for DnsOut<'_, O> {
         let line = DnsRecordLine { uid: &uid, id: self.id, proto: self.proto, rec: Cow::Borrowed(rec) };
         let result = self.ctx.out.dns(&line);
         self.ctx.record(result);
+        let seen =
+            DnsSeen { uid: &uid, client: self.id.orig_h, server: self.id.resp_h, server_port: self.id.resp_p, rec };
+        let Context { out, error, evidence, detect, .. } = &mut *self.ctx;
+        detect.dns(&seen, &mut AlertOut { out, error, evidence, flow: self.live.then_some(self.serial) });
     }
 
     fn weird(&mut self, ts: Timestamp, name: &'static str, addl: Option<&str>) {
@@ -205,7 +238,7 @@ impl<O: RecordSink> FlowSink<AppState> for Context<O> {
         let id = conn_id(&flow);
         let (proto, serial) = (flow.proto_name(), flow.serial);
         if let Some(DnsState { analyser, confirmed, weirds }) = flow.app.dns.as_deref_mut() {
-            let mut out = DnsOut { ctx: self, id, serial, proto, confirmed, weirds, flipped: false };
+            let mut out = DnsOut { ctx: self, id, serial, proto, confirmed, weirds, flipped: false, live: false };
             analyser.finish(&mut out);
         }
         let uid = uid(self.uid_seed, flow.serial);
@@ -241,6 +274,17 @@ impl<O: RecordSink> FlowSink<AppState> for Context<O> {
         };
         let result = self.out.conn(&rec);
         self.record(result);
+        let seen = ConnSeen {
+            ts: rec.ts,
+            uid: &uid,
+            orig_h: key.orig_h,
+            resp_h: key.resp_h,
+            resp_p: key.resp_p,
+            ip_proto: key.proto,
+            resp_bytes: flow.resp_bytes(),
+        };
+        let Context { out, error, evidence, detect, .. } = self;
+        detect.conn(&seen, &mut AlertOut { out, error, evidence, flow: None });
     }
 
     fn weird(&mut self, flow: &Flow<AppState>, name: &'static str) {
@@ -278,6 +322,7 @@ impl<O: RecordSink> Pipeline<O> {
                     &cfg.evidence,
                     EvidenceFilter::parse(&cfg.evidence.filters).unwrap_or_default(),
                 ),
+                detect: Detectors::new(&cfg.detect, uid_seed),
             },
             dns: cfg.dns.analyzer(),
             anomalies: Vec::new(),
@@ -368,6 +413,11 @@ impl<O: RecordSink> Pipeline<O> {
         self.ctx.evidence.stats()
     }
 
+    /// Detector counters.
+    pub fn detect_stats(&self) -> DetectStats {
+        self.ctx.detect.stats()
+    }
+
     /// Pipeline counters.
     pub fn stats(&self) -> &PipelineStats {
         &self.ctx.stats
@@ -410,7 +460,7 @@ fn analyse<O: RecordSink>(
     let proto = flow.proto_name();
     let serial = flow.serial;
     let Some(DnsState { analyser, confirmed, weirds }) = flow.app.dns.as_deref_mut() else { return };
-    let mut out = DnsOut { ctx, id, serial, proto, confirmed, weirds, flipped: false };
+    let mut out = DnsOut { ctx, id, serial, proto, confirmed, weirds, flipped: false, live: true };
     match transport {
         Transport::Udp { payload, .. } => analyser.udp(cfg, ts, from_orig, payload, &mut out),
         Transport::Tcp(seg) => analyser.tcp(cfg, ts, from_orig, seg, &mut out),

@@ -14,6 +14,8 @@ pub enum Format {
     Json,
     /// Aligned columns for a terminal.
     Table,
+    /// Alerts as OCSF Detection Findings (class 2004), one JSON object per line.
+    Ocsf,
 }
 
 /// Parses a time given as Unix seconds (`1700000000`, `1700000000.25`) or RFC 3339
@@ -66,6 +68,14 @@ pub fn render(
         match format {
             Format::Json => json_line(&record, &mut line),
             Format::Table => table_row(&record, &mut line),
+            Format::Ocsf => match &record {
+                Decoded::Alert(a) => {
+                    let finding = sensor_detect::ocsf::detection_finding(a, env!("CARGO_PKG_VERSION"));
+                    line.extend_from_slice(finding.to_string().as_bytes());
+                }
+                // The CLI asks for alerts only with this format; anything else is shown as is.
+                other => json_line(other, &mut line),
+            },
         }
         emit(Line::Row(&line))?;
         rendered += 1;
@@ -148,6 +158,18 @@ fn table_row(record: &Decoded<'_>, out: &mut Vec<u8>) {
             e.packets.len(),
             e.packets.iter().map(|p| p.data.len()).sum::<usize>(),
             e.skipped,
+        ),
+        Decoded::Alert(a) => write!(
+            row,
+            "{time:<24} {:<5} {:<20} {:<47} {} {}",
+            "alert",
+            a.id,
+            match &a.dst {
+                Some(dst) => format!("{} → {}", a.src.ip, dst.ip),
+                None => a.src.ip.to_string(),
+            },
+            a.severity,
+            a.title,
         ),
         Decoded::Weird(w) => write!(
             row,

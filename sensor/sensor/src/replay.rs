@@ -32,6 +32,8 @@ pub struct Summary {
     pub dns: u64,
     /// Anomalies (weird records).
     pub anomalies: u64,
+    /// Alerts raised.
+    pub alerts: u64,
     /// Frames the decoder dropped, by reason (only reasons with a count).
     pub drops: Vec<(&'static str, u64)>,
     /// Non-IP frames (ARP, LLDP, …): counted, no flow.
@@ -60,6 +62,7 @@ impl std::fmt::Display for Summary {
         writeln!(f, "flows        {:>12}", self.flows)?;
         writeln!(f, "dns          {:>12}", self.dns)?;
         writeln!(f, "anomalies    {:>12}", self.anomalies)?;
+        writeln!(f, "alerts       {:>12}", self.alerts)?;
         writeln!(f, "non-ip       {:>12}", self.non_ip)?;
         writeln!(f, "evicted      {:>12}", self.evicted)?;
         if self.drops.is_empty() {
@@ -187,6 +190,7 @@ pub fn replay_into<O: RecordSink>(
         flows: out.conn,
         dns: out.dns,
         anomalies: out.weird,
+        alerts: pipeline.detect_stats().alerts,
         drops,
         non_ip: decode.non_ip,
         evicted: pipeline.stats().flows_evicted,

@@ -93,6 +93,9 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// A stored alert cannot be read.
+    #[error("stored alert: {0}")]
+    BadAlert(String),
     /// A file of the store cannot be read or written.
     #[error("{path}")]
     Io {

@@ -11,7 +11,7 @@
 use crate::block::Block;
 use crate::dict::Dictionaries;
 use crate::record::{Decoded, Kind, Peek};
-use crate::trees::{BlockId, DomainKey, HostKey, Span, TimeKey, bucket_of, domains, filters, wide};
+use crate::trees::{BlockId, DomainKey, HostKey, Span, TimeKey, alerts, bucket_of, domains, filters, wide};
 use crate::{Store, StoreError};
 use core::net::IpAddr;
 use sensor_wire::Timestamp;
@@ -58,16 +58,21 @@ pub struct Hit {
     pub kind: Kind,
     /// Its time.
     pub ts: Timestamp,
-    /// The block it was read from.
-    pub block: BlockId,
+    /// The block it was read from (`None` for alerts, which are not kept in blocks).
+    pub block: Option<BlockId>,
     bytes: Vec<u8>,
 }
 
 impl Hit {
     /// The record.
     pub fn decoded(&self) -> Result<Decoded<'_>, StoreError> {
-        Decoded::decode(self.kind, &self.bytes)
-            .map_err(|e| StoreError::BadBlock { id: self.block, reason: format!("record does not decode: {e}") })
+        Decoded::decode(self.kind, &self.bytes).map_err(|e| {
+            let reason = format!("record does not decode: {e}");
+            match self.block {
+                Some(id) => StoreError::BadBlock { id, reason },
+                None => StoreError::BadAlert(reason),
+            }
+        })
     }
 }
 
@@ -169,6 +174,13 @@ impl QueryResults {
             };
         };
         for &kind in &self.kinds {
+            if kind == Kind::Alert {
+                // Few: found by time, the other conditions checked on each.
+                consider(
+                    edge(&t.alerts, alerts::range(first, last), newest)?.and_then(|k| alerts::ts_of(&k)).map(bucket_of),
+                );
+                continue;
+            }
             let time_range = TimeKey::range(kind, first, last);
             match &self.source {
                 Source::Time => {
@@ -230,7 +242,12 @@ impl QueryResults {
     fn fill(&mut self, bucket: u64) -> Result<(), StoreError> {
         let newest = self.query.order == Order::NewestFirst;
         let mut candidates = Vec::new();
+        let mut hits = Vec::new();
         for kind in self.kinds.clone() {
+            if kind == Kind::Alert {
+                self.alerts(bucket, &mut hits)?;
+                continue;
+            }
             for id in self.blocks(kind, bucket)? {
                 let key = TimeKey { kind, bucket, block: id }.key();
                 let span = self.store.trees.time.get(key)?.and_then(|v| Span::parse(&v));
@@ -243,7 +260,6 @@ impl QueryResults {
             false => candidates.sort_by_key(|(s, id)| (s.min, *id)),
         }
         let wanted = self.query.limit.map(|l| l.saturating_sub(self.returned));
-        let mut hits = Vec::new();
         for (span, id) in candidates {
             if let Some(wanted) = wanted
                 && let Some(cut) = cut(&mut hits, wanted, newest)
@@ -255,6 +271,31 @@ impl QueryResults {
         }
         sort(&mut hits, newest);
         self.pending.extend(hits.into_iter().map(Ok));
+        Ok(())
+    }
+
+    /// Adds the alerts of `bucket` the query selects to `hits`.
+    fn alerts(&mut self, bucket: u64, hits: &mut Vec<Hit>) -> Result<(), StoreError> {
+        for item in self.store.trees.alerts.range(alerts::range(bucket, bucket)) {
+            let (key, bytes) = item?;
+            let Some(ts) = alerts::ts_of(&key) else { continue };
+            let selected = Decoded::decode(Kind::Alert, &bytes).map(|alert| {
+                let keys = alert.keys();
+                let peek = Peek { ts, uid: keys.uid, hosts: keys.hosts };
+                // An alert's uid is its own id or any record it rests on.
+                let evidence_uid = match (&alert, self.query.uid.as_deref()) {
+                    (Decoded::Alert(a), Some(u)) => a.evidence.uids.iter().any(|e| e == u),
+                    _ => false,
+                };
+                (self.selects(&peek) || evidence_uid && self.selects(&Peek { uid: self.query.uid.as_deref(), ..peek }))
+                    && self.selects_whole(&alert)
+            });
+            match selected {
+                Ok(true) => hits.push(Hit { kind: Kind::Alert, ts, block: None, bytes: bytes.to_vec() }),
+                Ok(false) => {}
+                Err(e) => self.pending.push_back(Err(StoreError::BadAlert(e))),
+            }
+        }
         Ok(())
     }
 
@@ -304,7 +345,7 @@ impl QueryResults {
                 Ok(Some((peek.ts, bytes)))
             });
             match selected {
-                Ok(Some((ts, bytes))) => hits.push(Hit { kind, ts, block: id, bytes: bytes.to_vec() }),
+                Ok(Some((ts, bytes))) => hits.push(Hit { kind, ts, block: Some(id), bytes: bytes.to_vec() }),
                 Ok(None) => {}
                 Err(reason) => {
                     self.pending.push_back(Err(StoreError::BadBlock { id, reason }));

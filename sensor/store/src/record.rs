@@ -4,7 +4,7 @@
 use core::fmt;
 use core::net::IpAddr;
 use core::str::FromStr;
-use sensor_output::{ConnRecord, DnsRecordLine, EvidenceRecord, WeirdRecord};
+use sensor_output::{Alert, ConnRecord, DnsRecordLine, EvidenceRecord, WeirdRecord};
 use sensor_wire::Timestamp;
 use serde::Serialize;
 
@@ -20,11 +20,13 @@ pub enum Kind {
     Weird,
     /// `evidence`: the packets kept of a flow.
     Evidence,
+    /// `alert`: what the detectors raised (not in blocks: the `alerts` tree).
+    Alert,
 }
 
 impl Kind {
     /// Every kind, in code order.
-    pub const ALL: [Kind; 4] = [Kind::Conn, Kind::Dns, Kind::Weird, Kind::Evidence];
+    pub const ALL: [Kind; 5] = [Kind::Conn, Kind::Dns, Kind::Weird, Kind::Evidence, Kind::Alert];
 
     /// The kind's code on disk.
     pub fn code(self) -> u8 {
@@ -33,6 +35,7 @@ impl Kind {
             Kind::Dns => 2,
             Kind::Weird => 3,
             Kind::Evidence => 4,
+            Kind::Alert => 5,
         }
     }
 
@@ -48,14 +51,16 @@ impl Kind {
             Kind::Dns => "dns",
             Kind::Weird => "weird",
             Kind::Evidence => "evidence",
+            Kind::Alert => "alert",
         }
     }
 
-    /// Whether blocks of this kind are telemetry, which retention may evict under disk pressure
-    /// (alerts, later, are not; evidence kept for an alert will be stored with the alert).
+    /// Whether records of this kind are telemetry, kept in segment blocks that retention evicts
+    /// under disk pressure. Alerts are not: they have their own tree and are never evicted.
     pub fn is_telemetry(self) -> bool {
         match self {
             Kind::Conn | Kind::Dns | Kind::Weird | Kind::Evidence => true,
+            Kind::Alert => false,
         }
     }
 
@@ -78,7 +83,7 @@ impl FromStr for Kind {
         Kind::ALL
             .into_iter()
             .find(|k| k.name() == s)
-            .ok_or_else(|| format!("unknown record type `{s}` (expected conn, dns, weird or evidence)"))
+            .ok_or_else(|| format!("unknown record type `{s}` (expected conn, dns, weird, evidence or alert)"))
     }
 }
 
@@ -183,6 +188,8 @@ impl<'a> Peek<'a> {
                 let ((ts, uid, id), _) = postcard::take_from_bytes::<(Timestamp, Option<&str>, Option<ConnId>)>(bytes)?;
                 Peek { ts, uid, hosts: hosts(id) }
             }
+            // No block holds alerts (they have their own tree): a header claiming so is damaged.
+            Kind::Alert => return Err(postcard::Error::DeserializeBadEnum),
         })
     }
 }
@@ -210,20 +217,24 @@ pub enum Decoded<'a> {
     Weird(WeirdRecord<'a>),
     /// Evidence packets.
     Evidence(EvidenceRecord<'a>),
+    /// An alert.
+    Alert(Box<Alert>),
 }
 
 impl<'a> Decoded<'a> {
     /// Decodes one record of `kind`.
-    pub fn decode(kind: Kind, bytes: &'a [u8]) -> Result<Decoded<'a>, postcard::Error> {
+    pub fn decode(kind: Kind, bytes: &'a [u8]) -> Result<Decoded<'a>, String> {
+        let bad = |e: postcard::Error| e.to_string();
         Ok(match kind {
             Kind::Conn => {
-                let mut conn: ConnRecord<'a> = postcard::from_bytes(bytes)?;
+                let mut conn: ConnRecord<'a> = postcard::from_bytes(bytes).map_err(bad)?;
                 conn.restore_community_id();
                 Decoded::Conn(conn)
             }
-            Kind::Dns => Decoded::Dns(postcard::from_bytes(bytes)?),
-            Kind::Weird => Decoded::Weird(postcard::from_bytes(bytes)?),
-            Kind::Evidence => Decoded::Evidence(postcard::from_bytes(bytes)?),
+            Kind::Dns => Decoded::Dns(postcard::from_bytes(bytes).map_err(bad)?),
+            Kind::Weird => Decoded::Weird(postcard::from_bytes(bytes).map_err(bad)?),
+            Kind::Evidence => Decoded::Evidence(postcard::from_bytes(bytes).map_err(bad)?),
+            Kind::Alert => Decoded::Alert(serde_json::from_slice(bytes).map_err(|e| e.to_string())?),
         })
     }
 
@@ -234,6 +245,7 @@ impl<'a> Decoded<'a> {
             Decoded::Dns(_) => Kind::Dns,
             Decoded::Weird(_) => Kind::Weird,
             Decoded::Evidence(_) => Kind::Evidence,
+            Decoded::Alert(_) => Kind::Alert,
         }
     }
 
@@ -244,6 +256,7 @@ impl<'a> Decoded<'a> {
             Decoded::Dns(r) => r.ts(),
             Decoded::Weird(r) => r.ts(),
             Decoded::Evidence(r) => r.ts(),
+            Decoded::Alert(a) => a.ts,
         }
     }
 
@@ -254,17 +267,25 @@ impl<'a> Decoded<'a> {
             Decoded::Dns(r) => r.keys(),
             Decoded::Weird(r) => r.keys(),
             Decoded::Evidence(r) => r.keys(),
+            Decoded::Alert(a) => Keys {
+                hosts: [Some(a.src.ip), a.dst.as_ref().map(|d| d.ip)],
+                uid: Some(&a.id),
+                community_id: None,
+                query: a.evidence.domain.as_deref(),
+            },
         }
     }
 
     /// Appends its JSON line (without the newline): the same bytes as in `conn.jsonl`,
-    /// `dns.jsonl` or `weird.jsonl`.
+    /// `dns.jsonl`, `weird.jsonl` or `alerts.jsonl`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         match self {
             Decoded::Conn(r) => r.write_json(out),
             Decoded::Dns(r) => r.write_json(out),
             Decoded::Weird(r) => r.write_json(out),
             Decoded::Evidence(r) => r.write_json(out),
+            // Serialising plain data into a Vec cannot fail.
+            Decoded::Alert(a) => drop(serde_json::to_writer(out, a)),
         }
     }
 }

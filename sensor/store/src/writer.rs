@@ -20,11 +20,13 @@ use crate::record::{Kind, Record};
 use crate::retention::{self, Evicted};
 use crate::segments::{self, Active};
 use crate::trees::meta::{self, Counter};
-use crate::trees::{self, BlockId, DomainKey, HostKey, Span, TimeKey, bucket_of, filters, wide};
+use crate::trees::{self, BlockId, DomainKey, HostKey, Span, TimeKey, alerts, bucket_of, filters, wide};
 use crate::{Store, StoreConfig, StoreError};
 use core::net::IpAddr;
 use hashbrown::{HashMap, HashSet};
-use sensor_output::{ConnRecord, DnsRecordLine, EvidenceRecord, OutputError, OutputStats, RecordSink, WeirdRecord};
+use sensor_output::{
+    Alert, ConnRecord, DnsRecordLine, EvidenceRecord, OutputError, OutputStats, RecordSink, WeirdRecord,
+};
 use sensor_wire::Timestamp;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -401,6 +403,18 @@ fn free_bytes(dir: &std::path::Path) -> Option<u64> {
     Some((st.blocks_available() as u64).saturating_mul(st.fragment_size() as u64))
 }
 
+impl Writer {
+    /// Stores an alert in the `alerts` tree and makes it durable before returning: alerts do
+    /// not wait for the flush interval.
+    pub fn store_alert(&mut self, alert: &Alert) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(alert).map_err(|e| StoreError::BadAlert(e.to_string()))?;
+        self.store.trees.alerts.insert(alerts::key(alert.ts, &alert.id), json)?;
+        self.store.trees.alerts.flush()?;
+        self.stats.records[Kind::Alert.index()] += 1;
+        Ok(())
+    }
+}
+
 impl Drop for Writer {
     /// Flushes what is buffered, so that a writer dropped on the way out (an error elsewhere,
     /// a normal end) loses nothing it was given.
@@ -431,6 +445,10 @@ impl RecordSink for Writer {
         self.append(rec).map_err(output_error)
     }
 
+    fn alert(&mut self, alert: &Alert) -> Result<(), OutputError> {
+        self.store_alert(alert).map_err(output_error)
+    }
+
     fn flush(&mut self) -> Result<(), OutputError> {
         Writer::flush(self);
         Ok(())
@@ -443,6 +461,11 @@ impl RecordSink for Writer {
 
     fn stats(&self) -> OutputStats {
         let r = &self.stats.records;
-        OutputStats { conn: r[Kind::Conn.index()], dns: r[Kind::Dns.index()], weird: r[Kind::Weird.index()] }
+        OutputStats {
+            conn: r[Kind::Conn.index()],
+            dns: r[Kind::Dns.index()],
+            weird: r[Kind::Weird.index()],
+            alert: r[Kind::Alert.index()],
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! a sink that keeps every record serialised as the store serialises it.
 
 use sensor::config::Config;
-use sensor_output::{ConnRecord, DnsRecordLine, OutputError, OutputStats, RecordSink, WeirdRecord};
+use sensor_output::{Alert, ConnRecord, DnsRecordLine, OutputError, OutputStats, RecordSink, WeirdRecord};
 use sensor_store::Kind;
 use std::path::{Path, PathBuf};
 
@@ -55,6 +55,9 @@ impl RecordSink for Collected {
     }
     fn weird(&mut self, rec: &WeirdRecord<'_>) -> Result<(), OutputError> {
         self.keep(Kind::Weird, rec)
+    }
+    fn alert(&mut self, _: &Alert) -> Result<(), OutputError> {
+        Ok(())
     }
     fn flush(&mut self) -> Result<(), OutputError> {
         Ok(())

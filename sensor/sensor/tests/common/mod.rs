@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod labels;
+
 use sensor::config::Config;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -36,6 +38,7 @@ pub struct Replayed {
     pub conn: Vec<Value>,
     pub dns: Vec<Value>,
     pub weird: Vec<Value>,
+    pub alerts: Vec<Value>,
 }
 
 /// Replays captures with the default configuration and a fixed uid seed, into JSON lines and a
@@ -53,8 +56,8 @@ pub fn replay(captures: &[PathBuf]) -> Replayed {
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{name}: bad JSON {e}: {l}")))
             .collect()
     };
-    let (conn, dns, weird) = (read("conn.jsonl"), read("dns.jsonl"), read("weird.jsonl"));
-    let mut from_files: Vec<String> = ["conn.jsonl", "dns.jsonl", "weird.jsonl"]
+    let (conn, dns, weird, alerts) = (read("conn.jsonl"), read("dns.jsonl"), read("weird.jsonl"), read("alerts.jsonl"));
+    let mut from_files: Vec<String> = ["conn.jsonl", "dns.jsonl", "weird.jsonl", "alerts.jsonl"]
         .iter()
         .flat_map(|f| text(f).lines().map(str::to_owned).collect::<Vec<_>>())
         .collect();
@@ -70,14 +73,16 @@ pub fn replay(captures: &[PathBuf]) -> Replayed {
             from_files.len()
         );
     }
-    Replayed { dir, summary, conn, dns, weird }
+    Replayed { dir, summary, conn, dns, weird, alerts }
 }
 
-/// Every record of a store as its JSON line.
+/// Every record of a store that JSON lines also hold (all but evidence packets), as its JSON line.
 pub fn stored_lines(dir: &Path) -> Vec<String> {
+    use sensor_store::Kind;
     let store = sensor_store::Store::open(dir, &sensor_store::StoreConfig::default()).unwrap();
+    let kinds = vec![Kind::Conn, Kind::Dns, Kind::Weird, Kind::Alert];
     store
-        .query(&sensor_store::Query::default())
+        .query(&sensor_store::Query { kinds, ..sensor_store::Query::default() })
         .unwrap()
         .map(|hit| {
             let mut line = Vec::new();

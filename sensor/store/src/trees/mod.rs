@@ -11,7 +11,9 @@
 //! | `wide` | [`TimeKey`]: kind, bucket, block | which index entries the block has too many of ([`wide`]) |
 //! | `filters` | [`BlockId`] | the block's membership filter ([`filters`]) |
 //! | `meta` | [`meta::Counter`] names | counters that survive restarts |
+//! | `alerts` | alert time, alert id | the alert, JSON ([`alerts`]: never evicted) |
 
+pub(crate) mod alerts;
 pub(crate) mod blocks;
 pub(crate) mod domains;
 pub(crate) mod filters;
@@ -47,6 +49,7 @@ pub(crate) struct Trees {
     pub(crate) wide: sled::Tree,
     pub(crate) filters: sled::Tree,
     pub(crate) meta: sled::Tree,
+    pub(crate) alerts: sled::Tree,
 }
 
 impl Trees {
@@ -60,6 +63,7 @@ impl Trees {
             wide: db.open_tree("wide")?,
             filters: db.open_tree("filters")?,
             meta: db.open_tree("meta")?,
+            alerts: db.open_tree("alerts")?,
         })
     }
 }

@@ -1,0 +1,154 @@
+//! Detection: records in, alerts out.
+//!
+//! The worker pipeline hands every DNS transaction ([`DnsSeen`]) and every ended connection
+//! ([`ConnSeen`]) to its [`Detectors`], which keep bounded per-client and per-domain state and
+//! raise [`Alert`]s into an [`AlertSink`]. One [`Detectors`] per worker: no locks, no shared
+//! state; a client's DNS stays on one worker because flows are hashed by address pair.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `alert.rs` | [`Alert`]: the schema every detector, output and the SOC use |
+//! | `ocsf.rs` | [`ocsf::detection_finding`]: an alert as an OCSF Detection Finding (2004) |
+//! | `config.rs` | [`DetectConfig`]: every threshold, with its default |
+//! | `names.rs` | registered domains (Public Suffix List) and encoded-looking subdomains |
+//! | `bounded.rs` | the capped LRU table all state lives in, evictions counted |
+//! | `dns/tunnel.rs` | DNS tunnelling, with resolver forwarding resolved to the client |
+//! | `dns/nxdomain.rs` | NXDOMAIN storms over many domains |
+//! | `dns/answers.rs` | fast-flux answers, large TXT answers |
+//! | `resolvers.rs` | rogue resolvers (outside the configured list), DNS over TLS and HTTPS |
+//!
+//! docs/alerts.md describes each detection, its evidence and thresholds, and how they were
+//! evaluated on the shared captures.
+
+mod alert;
+mod bounded;
+mod config;
+mod dns;
+mod names;
+pub mod ocsf;
+mod resolvers;
+
+pub use alert::{Alert, AlertEvidence, Entity, Severity, Technique};
+pub use config::{DetectConfig, FastFluxConfig, LargeTxtConfig, NxdomainConfig, ResolverConfig, TunnelConfig};
+
+use core::net::IpAddr;
+use sensor_analyzers::dns::DnsRecord;
+use sensor_wire::Timestamp;
+
+/// A DNS transaction, as the detectors see it.
+#[derive(Debug, Clone, Copy)]
+pub struct DnsSeen<'a> {
+    /// The uid of its connection.
+    pub uid: &'a str,
+    /// The host that asked.
+    pub client: IpAddr,
+    /// The server it asked.
+    pub server: IpAddr,
+    /// The server's port.
+    pub server_port: u16,
+    /// The transaction.
+    pub rec: &'a DnsRecord,
+}
+
+/// A connection that ended, as the detectors see it.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnSeen<'a> {
+    /// When it started.
+    pub ts: Timestamp,
+    /// Its uid.
+    pub uid: &'a str,
+    /// Originator.
+    pub orig_h: IpAddr,
+    /// Responder.
+    pub resp_h: IpAddr,
+    /// Responder port.
+    pub resp_p: u16,
+    /// IP protocol number.
+    pub ip_proto: u8,
+    /// Payload bytes from the responder.
+    pub resp_bytes: u64,
+}
+
+/// Where alerts go.
+pub trait AlertSink {
+    /// A detector raised `alert`.
+    fn alert(&mut self, alert: &Alert);
+}
+
+/// Counters of the detectors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DetectStats {
+    /// DNS transactions looked at.
+    pub dns: u64,
+    /// Connections looked at.
+    pub conns: u64,
+    /// Alerts raised.
+    pub alerts: u64,
+    /// Entries dropped from full per-client or per-domain tables.
+    pub evicted: u64,
+}
+
+/// Hands a detector's alert its id and passes it on.
+pub(crate) struct Raise<'a> {
+    seed: u64,
+    serial: &'a mut u64,
+    sink: &'a mut dyn AlertSink,
+}
+
+impl Raise<'_> {
+    pub(crate) fn alert(&mut self, mut alert: Alert) {
+        *self.serial += 1;
+        alert.id = sensor_flow::tagged_id(b'A', self.seed, *self.serial).to_string();
+        self.sink.alert(&alert);
+    }
+}
+
+/// One worker's detectors.
+pub struct Detectors {
+    enabled: bool,
+    dns: dns::DnsDetectors,
+    resolvers: resolvers::Resolvers,
+    seed: u64,
+    serial: u64,
+    stats: DetectStats,
+}
+
+impl Detectors {
+    /// Detectors configured by `cfg`; `seed` keeps alert ids of runs and workers apart.
+    pub fn new(cfg: &DetectConfig, seed: u64) -> Detectors {
+        Detectors {
+            enabled: cfg.enabled,
+            dns: dns::DnsDetectors::new(cfg),
+            resolvers: resolvers::Resolvers::new(cfg),
+            seed,
+            serial: 0,
+            stats: DetectStats::default(),
+        }
+    }
+
+    /// Looks at a DNS transaction.
+    pub fn dns(&mut self, seen: &DnsSeen<'_>, sink: &mut dyn AlertSink) {
+        if !self.enabled {
+            return;
+        }
+        self.stats.dns += 1;
+        let mut raise = Raise { seed: self.seed, serial: &mut self.serial, sink };
+        self.resolvers.dns(seen, &mut raise);
+        self.dns.observe(seen, &mut raise);
+    }
+
+    /// Looks at an ended connection.
+    pub fn conn(&mut self, seen: &ConnSeen<'_>, sink: &mut dyn AlertSink) {
+        if !self.enabled {
+            return;
+        }
+        self.stats.conns += 1;
+        let mut raise = Raise { seed: self.seed, serial: &mut self.serial, sink };
+        self.resolvers.conn(seen, &mut raise);
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> DetectStats {
+        DetectStats { alerts: self.serial, evicted: self.dns.evicted() + self.resolvers.evicted(), ..self.stats }
+    }
+}
