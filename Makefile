@@ -10,7 +10,7 @@ SHARED := ../shared
 BENCH_DIR ?= target/bench
 FUZZ_SECONDS ?= 60
 
-.PHONY: help setup setup-test build run demo test lint bench bench-replay bench-flows bench-store dicts fuzz fuzz-build clean
+.PHONY: help setup setup-test build run demo test lint bench bench-replay bench-flows bench-store eval dicts fuzz fuzz-build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ bench-store: setup ## Store ingest, size against JSON lines and gzip, query late
 	./target/release/examples/store_bench $(SHARED)/data/pcaps $(BENCH_DIR)/store $(STORE_RECORDS)
 	STORE_BENCH_SKIP=dns-tunnel ./target/release/examples/store_bench $(SHARED)/data/pcaps $(BENCH_DIR)/store $(STORE_RECORDS)
 	rm -rf $(BENCH_DIR)/store
+
+eval: setup ## Detectors against the shared captures' LABELS.tsv: recall and precision per ATT&CK technique
+	$(CARGO) run --release --locked -p sensor --example eval -- $(SHARED)/data/pcaps
 
 dicts: setup ## Train zstd dictionaries for the store from the shared captures and measure them (none is shipped: docs/decisions/store-dictionaries.md)
 	$(CARGO) run --release --locked -p sensor --example train_dicts -- $(SHARED)/data/pcaps $(BENCH_DIR)/dicts

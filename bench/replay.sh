@@ -5,7 +5,8 @@
 #   2. replays it with `sensor replay --no-store` (one thread, conn/dns/weird JSON lines, the
 #      records Suricata writes too; the store has its own benchmark, `make bench-store`);
 #   3. runs Suricata on it (one thread, flow + dns eve records, no rules);
-#   4. prints packets/s of both, the ratio, and our peak RSS.
+#   4. prints packets/s of both, the ratio, and our peak RSS;
+#   5. replays again with the detectors off, and prints what the detectors cost.
 # A benchmark, never a test: nothing here asserts a time.
 set -euo pipefail
 shared=$(cd "${1:?usage: replay.sh SHARED OUTDIR}" && pwd)
@@ -32,12 +33,13 @@ cat "$pcap" >/dev/null # the capture in the page cache for both runs
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 
-# Ours: peak RSS from the kernel's accounting of the child.
-python3 - "$sensor" "$pcap" "$out/sensor" <<'PY' | tee "$out/sensor.txt"
+# Ours: peak RSS from the kernel's accounting of the child. Extra arguments go to `sensor replay`.
+ours() {
+python3 - "$sensor" "$pcap" "$@" <<'PY'
 import resource, subprocess, sys, time
 sensor, pcap, outdir = sys.argv[1:4]
 t = time.monotonic()
-p = subprocess.run([sensor, "replay", "--seed", "1", "--no-store", "--out", outdir, pcap], capture_output=True, text=True)
+p = subprocess.run([sensor, "replay", "--seed", "1", "--no-store", "--out", outdir, *sys.argv[4:], pcap], capture_output=True, text=True)
 wall = time.monotonic() - t
 sys.stderr.write(p.stderr)
 if p.returncode:
@@ -45,6 +47,19 @@ if p.returncode:
 pkts = int(next(l.split()[1] for l in p.stderr.splitlines() if l.startswith("packets")))
 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(f"sensor: {pkts} packets in {wall:.2f} s = {pkts / wall / 1e6:.3f} Mpps (one thread); peak RSS {rss:.0f} MiB")
+PY
+}
+ours "$out/sensor" | tee "$out/sensor.txt"
+
+# The detectors' cost: the same replay with them off, right after.
+printf '[detect]\nenabled = false\n' >"$out/no-detect.toml"
+rm -rf "$out/sensor-no-detect"
+ours "$out/sensor-no-detect" --config "$out/no-detect.toml" | sed 's/^sensor:/sensor without detectors:/' | tee "$out/sensor-no-detect.txt"
+python3 - "$out/sensor.txt" "$out/sensor-no-detect.txt" <<'PY'
+import re, sys
+with_d = float(re.search(r"= ([0-9.]+) Mpps", open(sys.argv[1]).read()).group(1))
+without = float(re.search(r"= ([0-9.]+) Mpps", open(sys.argv[2]).read()).group(1))
+print(f"detectors cost {100 * (1 - with_d / without):.1f}% of the throughput  (target: at most 25%)")
 PY
 
 "$shared/bench/suricata-baseline" "$pcap" "$out/suricata" | tee "$out/suricata.txt"

@@ -7,15 +7,17 @@ use core::hash::Hash;
 use core::num::NonZeroUsize;
 use lru::LruCache;
 
-/// A table of at most `cap` entries, dropping the least recently used.
+/// A table of at most `cap` entries, dropping the least recently used. Hashed with foldhash
+/// (looked up on every DNS transaction), seeded at random per table as std's hasher is.
 pub(crate) struct Bounded<K: Hash + Eq, V> {
-    map: LruCache<K, V>,
+    map: LruCache<K, V, foldhash::fast::RandomState>,
     evicted: u64,
 }
 
 impl<K: Hash + Eq, V> Bounded<K, V> {
     pub(crate) fn new(cap: usize) -> Self {
-        Bounded { map: LruCache::new(NonZeroUsize::new(cap).unwrap_or(NonZeroUsize::MIN)), evicted: 0 }
+        let cap = NonZeroUsize::new(cap).unwrap_or(NonZeroUsize::MIN);
+        Bounded { map: LruCache::with_hasher(cap, foldhash::fast::RandomState::default()), evicted: 0 }
     }
 
     /// The entry of `key`, made with `make` if absent (which may drop the oldest entry).

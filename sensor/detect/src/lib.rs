@@ -152,3 +152,6 @@ impl Detectors {
         DetectStats { alerts: self.serial, evicted: self.dns.evicted() + self.resolvers.evicted(), ..self.stats }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -58,14 +58,29 @@ pub(crate) struct Shape {
     pub(crate) binary: bool,
 }
 
+/// `c · log2(c)` for every count a name can give a character (names are at most 255 bytes, as
+/// rendered they can be longer: counts saturate at 255), computed once.
+fn c_log2_c(c: u8) -> f64 {
+    static TABLE: std::sync::OnceLock<[f64; 256]> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| core::array::from_fn(|c| if c == 0 { 0.0 } else { c as f64 * (c as f64).log2() }));
+    table[usize::from(c)]
+}
+
 impl Shape {
-    /// Measures `sub`.
+    /// Measures `sub`: one pass over its bytes, then one term per distinct character
+    /// (`H = log2 n − Σ c·log2 c / n`).
     pub(crate) fn of(sub: &str) -> Shape {
-        let mut counts = [0u32; 256];
+        let bytes = sub.as_bytes();
+        if bytes.len() < MIN_ENCODED_LEN {
+            // Too short to be judged (dots only make it shorter): a poll, a hostname.
+            return Shape { len: bytes.iter().filter(|&&b| b != b'.').count(), entropy: 0.0, binary: false };
+        }
+        let mut counts = [0u8; 256];
+        let mut distinct = [0u8; 256];
+        let mut n_distinct = 0usize;
         let mut len = 0usize;
         let mut alternations = 0usize;
         let mut prev_digit: Option<bool> = None;
-        let bytes = sub.as_bytes();
         let mut binary = false;
         let mut run = 0usize;
         let mut longest_run = 0usize;
@@ -79,7 +94,12 @@ impl Shape {
             if b == b'\\' && bytes.get(i + 1) == Some(&b'x') || b >= 0x80 {
                 binary = true;
             }
-            counts[usize::from(b)] += 1;
+            let count = &mut counts[usize::from(b)];
+            if *count == 0 {
+                distinct[n_distinct] = b;
+                n_distinct += 1;
+            }
+            *count = count.saturating_add(1);
             len += 1;
             if b.is_ascii_alphanumeric() {
                 let digit = b.is_ascii_digit();
@@ -89,11 +109,16 @@ impl Shape {
                 prev_digit = Some(digit);
             }
         }
-        let n = len.max(1) as f64;
-        let entropy = counts.iter().filter(|&&c| c > 0).map(|&c| f64::from(c) / n).map(|p| -p * p.log2()).sum();
+        if len < MIN_ENCODED_LEN {
+            // Never judged encoded: the rest does not matter.
+            return Shape { len, entropy: 0.0, binary: false };
+        }
+        let n = len as f64;
+        let sum: f64 = distinct[..n_distinct].iter().map(|&b| c_log2_c(counts[usize::from(b)])).sum();
+        let entropy = n.log2() - sum / n;
         let alternation = alternations as f64 / n;
         let patterned = alternation >= ENCODED_ALTERNATION || longest_run >= ENCODED_RUN;
-        Shape { len, entropy, binary: binary || (len >= MIN_ENCODED_LEN && patterned) }
+        Shape { len, entropy, binary: binary || patterned }
     }
 
     /// Whether the subdomain looks like encoded data.
@@ -115,6 +140,13 @@ mod tests {
         assert_eq!(split("com"), None);
         assert_eq!(split("4.3.2.1.in-addr.arpa"), None);
         assert_eq!(split("printer.local"), None);
+    }
+
+    #[test]
+    fn entropy_is_shannons() {
+        // 32 distinct characters once each: 5 bits; two characters half each: 1 bit.
+        assert!((Shape::of("abcdefghijklmnopqrstuvwxyz234567").entropy - 5.0).abs() < 1e-9);
+        assert!((Shape::of("abababababababababab").entropy - 1.0).abs() < 1e-9);
     }
 
     #[test]

@@ -175,3 +175,44 @@ fn query_errors_are_clear() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("last tuesday"), "{}", stderr(&o));
 }
+
+#[test]
+fn alerts_are_written_stored_and_exported_as_ocsf_with_their_evidence_packets() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let store = store.to_str().unwrap();
+    let pcap = common::pcaps().join("dns-tunnel/sv-dns2tcp-bug-1158.pcap");
+    let o = sensor(&["replay", "--store", store, "--out", dir.path().to_str().unwrap(), pcap.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = stderr(&o);
+    assert!(summary.lines().any(|l| l.starts_with("alerts") && !l.ends_with(" 0")), "{summary}");
+    let written = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
+    let alert: serde_json::Value = serde_json::from_str(written.lines().next().unwrap()).unwrap();
+    assert_eq!(alert["src"]["ip"], "10.30.28.90");
+    assert_eq!(alert["techniques"][0]["id"], "T1071.004");
+    let query = |args: &[&str]| {
+        let o = sensor(&[&["query", "--store", store][..], args].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    // The stored alert is the written one.
+    let stored = query(&["--type", "alert"]);
+    let stored: serde_json::Value = serde_json::from_str(stored.lines().next().unwrap()).unwrap();
+    assert_eq!(stored["_path"], "alert");
+    assert_eq!(stored["id"], alert["id"]);
+    // As an OCSF Detection Finding.
+    let ocsf = query(&["--format", "ocsf", "--host", "10.30.28.90"]);
+    let finding: serde_json::Value = serde_json::from_str(ocsf.lines().next().unwrap()).unwrap();
+    assert_eq!(finding["class_uid"], 2004);
+    assert_eq!(finding["finding_info"]["uid"], alert["id"]);
+    assert_eq!(finding["finding_info"]["attacks"][0]["technique"]["uid"], "T1071.004");
+    assert_eq!(finding["evidences"][0]["src_endpoint"]["ip"], "10.30.28.90");
+    // The flow that raised it kept its packets from then on: exportable by its uid.
+    let uid = alert["evidence"]["uids"][0].as_str().unwrap();
+    let pcapng = dir.path().join("evidence.pcapng");
+    let o = sensor(&["evidence", "--store", store, "--uid", uid, "--out", pcapng.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::metadata(&pcapng).unwrap().len() > 100);
+    let o = sensor(&["query", "--store", store, "--format", "ocsf", "--type", "dns"]);
+    assert!(!o.status.success() && stderr(&o).contains("alerts only"), "{}", stderr(&o));
+}

@@ -1,9 +1,11 @@
 //! The store on a real sled database in a temporary directory: writing, reopening, every query
-//! index, order and limit, retention, and the refusals (not a store, newer format, in use).
+//! index, order and limit, retention, alerts, and the refusals (not a store, newer format, in
+//! use).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
 
 use sensor_analyzers::dns::DnsRecord;
+use sensor_detect::{Alert, AlertEvidence, Entity, Severity, Technique};
 use sensor_output::{ConnId, ConnRecord, DnsRecordLine, WeirdRecord};
 use sensor_store::{Decoded, Kind, Order, Query, Store, StoreConfig, StoreError, Writer};
 use sensor_wire::Timestamp;
@@ -353,4 +355,71 @@ fn a_limited_query_returns_exactly_the_first_records_of_the_full_answer() {
             assert_eq!(some, all[..limit], "{order:?} limit {limit}");
         }
     }
+}
+
+fn alert(at: u64, id: &str, src: &str, dst: &str, uid: &str, domain: &str) -> Alert {
+    Alert {
+        ts: ts(at),
+        id: id.to_owned(),
+        src: Entity::ip(ip(src)),
+        dst: Some(Entity::ip(ip(dst))),
+        path: Vec::new(),
+        severity: Severity::High,
+        confidence: 0.9,
+        detector: "dns.tunnel".to_owned(),
+        detector_version: 1,
+        title: format!("DNS tunnel from {src}"),
+        explanation: "numbers".to_owned(),
+        techniques: vec![Technique::DnsC2],
+        evidence: AlertEvidence {
+            uids: vec![uid.to_owned()],
+            counts: vec![("queries".to_owned(), 120.0)],
+            samples: Vec::new(),
+            domain: Some(domain.to_owned()),
+        },
+    }
+}
+
+#[test]
+fn alerts_are_found_by_time_host_uid_and_domain_and_survive_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = StoreConfig { disk_budget: 1, segment_bytes: 1, ..config() };
+    let store = Store::open(dir.path(), &cfg).unwrap();
+    let mut w = Writer::new(store.clone(), &cfg).unwrap();
+    w.store_alert(&alert(30, "Aone", "10.0.0.1", "10.0.0.53", "Cdns1", "example.attack")).unwrap();
+    for minute in 0..4 {
+        w.append(&conn(minute * 60, "10.0.0.1", "192.0.2.7", &format!("C{minute}"))).unwrap();
+        w.flush();
+    }
+    w.store_alert(&alert(200, "Atwo", "10.0.0.2", "10.0.0.53", "Cdns2", "tunnel.example.co.uk")).unwrap();
+    // Retention kept one telemetry segment of four; both alerts stay.
+    assert_eq!(run(&store, &Query { kinds: vec![Kind::Conn], ..Query::default() }).len(), 1);
+    let ids = |q: Query| -> Vec<String> {
+        store
+            .query(&q)
+            .unwrap()
+            .map(|h| match h.unwrap().decoded().unwrap() {
+                Decoded::Alert(a) => a.id.clone(),
+                other => panic!("not an alert: {other:?}"),
+            })
+            .collect()
+    };
+    let alerts = || Query { kinds: vec![Kind::Alert], ..Query::default() };
+    assert_eq!(ids(alerts()), ["Atwo", "Aone"], "newest first");
+    assert_eq!(ids(Query { order: Order::OldestFirst, ..alerts() }), ["Aone", "Atwo"]);
+    assert_eq!(ids(Query { host: Some(ip("10.0.0.2")), ..alerts() }), ["Atwo"]);
+    assert_eq!(ids(Query { host: Some(ip("10.0.0.53")), ..alerts() }).len(), 2);
+    assert_eq!(ids(Query { uid: Some("Cdns1".to_owned()), ..alerts() }), ["Aone"], "by an evidence uid");
+    assert_eq!(ids(Query { uid: Some("Atwo".to_owned()), ..alerts() }), ["Atwo"], "by its own id");
+    assert_eq!(ids(Query { domain: Some("example.co.uk".to_owned()), ..alerts() }), ["Atwo"]);
+    assert_eq!(ids(Query { from: Some(ts(100)), ..alerts() }), ["Atwo"]);
+    assert_eq!(ids(Query { to: Some(ts(100)), limit: Some(5), ..alerts() }), ["Aone"]);
+    // Mixed with telemetry, in one time order.
+    let all = run(&store, &Query { order: Order::OldestFirst, ..Query::default() });
+    assert!(all.first().unwrap().contains("\"Aone\"") && all.last().unwrap().contains("\"Atwo\""), "{all:?}");
+    // And after reopening: they were durable when written.
+    drop(w);
+    drop(store);
+    let store = Store::open(dir.path(), &cfg).unwrap();
+    assert_eq!(run(&store, &Query { kinds: vec![Kind::Alert], ..Query::default() }).len(), 2);
 }

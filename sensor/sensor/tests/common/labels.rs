@@ -155,7 +155,9 @@ pub fn score(labels: &[Label], alerts: &[Value], covered: &[&str], scores: &mut 
     }
     for alert in alerts {
         for t in techniques(alert) {
-            let right = labels.iter().any(|l| l.expect == Expect::Must && satisfies(l, alert));
+            let right = labels
+                .iter()
+                .any(|l| l.expect == Expect::Must && technique_matches(t, &l.technique) && satisfies(l, alert));
             let s = scores.entry(t.to_owned()).or_default();
             if right {
                 s.alerts_right += 1;
