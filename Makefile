@@ -10,7 +10,7 @@ SHARED := ../shared
 BENCH_DIR ?= target/bench
 FUZZ_SECONDS ?= 60
 
-.PHONY: help setup setup-test build run demo test lint bench bench-replay bench-flows bench-store eval dicts fuzz fuzz-build clean
+.PHONY: help setup setup-test build run demo test lint bench bench-replay bench-flows bench-store bench-intel eval dga-model dicts fuzz fuzz-build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -45,7 +45,7 @@ lint: setup ## Lints only
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-bench: bench-replay bench-flows bench-store ## All benchmarks (needs root for the peers' packages); see docs/PERFORMANCE.md
+bench: bench-replay bench-flows bench-store bench-intel ## All benchmarks (needs root for the peers' packages); see docs/PERFORMANCE.md
 
 bench-replay: build ## Replay throughput against Suricata on the large mixed capture
 	bash bench/replay.sh "$(SHARED)" "$(BENCH_DIR)"
@@ -60,8 +60,20 @@ bench-store: setup ## Store ingest, size against JSON lines and gzip, query late
 	STORE_BENCH_SKIP=dns-tunnel ./target/release/examples/store_bench $(SHARED)/data/pcaps $(BENCH_DIR)/store $(STORE_RECORDS)
 	rm -rf $(BENCH_DIR)/store
 
+bench-intel: setup ## Threat-intelligence lookups at 1,000 and 1,000,000 indicators
+	$(CARGO) run --release --locked -p sensor-detect --example intel_bench
+
 eval: setup ## Detectors against the shared captures' LABELS.tsv: recall and precision per ATT&CK technique
 	$(CARGO) run --release --locked -p sensor --example eval -- $(SHARED)/data/pcaps
+
+TOP_SITES := top-sites@1.1.222
+dga-model: setup ## Retrain the DGA model shipped in sensor/detect/data and print its precision and recall
+	command -v npm >/dev/null || { echo "npm is needed to fetch the top-sites list"; exit 1; }
+	test -s /usr/share/dict/words || apt-get install -y wamerican
+	mkdir -p $(BENCH_DIR)/dga && cd $(BENCH_DIR)/dga && npm pack --silent $(TOP_SITES) && tar xzf top-sites-*.tgz
+	$(CARGO) run --release --locked -p sensor-detect --example dga -- --words /usr/share/dict/words \
+		--top-sites $(BENCH_DIR)/dga/package/top-sites.json --captures $(SHARED)/data/pcaps \
+		--out sensor/detect/data/dga-model.bin
 
 dicts: setup ## Train zstd dictionaries for the store from the shared captures and measure them (none is shipped: docs/decisions/store-dictionaries.md)
 	$(CARGO) run --release --locked -p sensor --example train_dicts -- $(SHARED)/data/pcaps $(BENCH_DIR)/dicts

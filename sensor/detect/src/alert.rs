@@ -62,17 +62,21 @@ pub enum Technique {
     ProtocolTunneling,
     /// T1105 Ingress Tool Transfer (payloads staged in DNS TXT answers).
     IngressToolTransfer,
+    /// T1071 Application Layer Protocol (traffic with infrastructure a threat-intelligence feed
+    /// lists).
+    AppLayerProtocol,
 }
 
 impl Technique {
     /// Every technique.
-    pub const ALL: [Technique; 6] = [
+    pub const ALL: [Technique; 7] = [
         Technique::DnsC2,
         Technique::ExfilAltProtocol,
         Technique::Dga,
         Technique::FastFlux,
         Technique::ProtocolTunneling,
         Technique::IngressToolTransfer,
+        Technique::AppLayerProtocol,
     ];
 
     /// The ATT&CK id.
@@ -84,6 +88,7 @@ impl Technique {
             Technique::FastFlux => "T1568.001",
             Technique::ProtocolTunneling => "T1572",
             Technique::IngressToolTransfer => "T1105",
+            Technique::AppLayerProtocol => "T1071",
         }
     }
 
@@ -96,6 +101,7 @@ impl Technique {
             Technique::FastFlux => "Dynamic Resolution: Fast Flux DNS",
             Technique::ProtocolTunneling => "Protocol Tunneling",
             Technique::IngressToolTransfer => "Ingress Tool Transfer",
+            Technique::AppLayerProtocol => "Application Layer Protocol",
         }
     }
 
@@ -169,6 +175,20 @@ pub struct AlertEvidence {
     /// The registered domain it is about, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
+    /// The threat-intelligence indicators it matched, with their feeds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intel: Vec<IntelMatch>,
+}
+
+/// A threat-intelligence indicator an alert matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntelMatch {
+    /// The feed (its file name).
+    pub feed: String,
+    /// The indicator as the feed wrote it.
+    pub indicator: String,
+    /// What it is.
+    pub kind: crate::intel::IndicatorKind,
 }
 
 impl AlertEvidence {
@@ -257,6 +277,7 @@ mod tests {
                 counts: vec![("queries".into(), 120.0)],
                 samples: vec!["aGVsbG8.example.attack".into()],
                 domain: Some("example.attack".into()),
+                intel: Vec::new(),
             },
         }
     }

@@ -20,14 +20,16 @@ pub struct DetectConfig {
     pub max_tracked: usize,
     /// DNS tunnelling.
     pub tunnel: TunnelConfig,
-    /// NXDOMAIN storms.
-    pub nxdomain: NxdomainConfig,
+    /// Domain generation algorithms (generated names, NXDOMAIN storms).
+    pub dga: DgaConfig,
     /// Resolvers and encrypted DNS.
     pub resolvers: ResolverConfig,
     /// Fast-flux answers.
     pub fast_flux: FastFluxConfig,
     /// Large TXT answers.
     pub large_txt: LargeTxtConfig,
+    /// Threat-intelligence feeds.
+    pub intel: crate::intel::IntelConfig,
 }
 
 impl Default for DetectConfig {
@@ -37,10 +39,11 @@ impl Default for DetectConfig {
             cooldown: Duration::from_secs(3600),
             max_tracked: 65_536,
             tunnel: TunnelConfig::default(),
-            nxdomain: NxdomainConfig::default(),
+            dga: DgaConfig::default(),
             resolvers: ResolverConfig::default(),
             fast_flux: FastFluxConfig::default(),
             large_txt: LargeTxtConfig::default(),
+            intel: crate::intel::IntelConfig::default(),
         }
     }
 }
@@ -112,23 +115,27 @@ impl Default for TunnelConfig {
     }
 }
 
-/// NXDOMAIN storms, per client.
+/// Domain generation algorithms, from the NXDOMAIN answers of each client.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct NxdomainConfig {
-    /// Counting window. Default "1m".
+pub struct DgaConfig {
+    /// Counting window. Default "5m".
     #[serde(with = "humantime_serde")]
     pub window: Duration,
-    /// NXDOMAIN answers in one window. Default 50.
+    /// Distinct registered domains answered NXDOMAIN whose label the character model calls
+    /// generated (about 5 % of real names of six letters or more score that low, so one is
+    /// nothing; eight in a window is a DGA at work). Twice this is high. Default 8.
+    pub min_generated: usize,
+    /// An NXDOMAIN storm: this many NXDOMAIN answers... Default 50.
     pub min_answers: u64,
-    /// Distinct registered domains among them: many domains is what generated names look like;
-    /// many names under one domain is a misconfiguration or a tunnel, not DGA. Default 10.
+    /// ...under at least this many registered domains (many names under one domain is a
+    /// misconfiguration or a tunnel, not DGA). Default 10.
     pub min_domains: usize,
 }
 
-impl Default for NxdomainConfig {
+impl Default for DgaConfig {
     fn default() -> Self {
-        NxdomainConfig { window: Duration::from_secs(60), min_answers: 50, min_domains: 10 }
+        DgaConfig { window: Duration::from_secs(300), min_generated: 8, min_answers: 50, min_domains: 10 }
     }
 }
 

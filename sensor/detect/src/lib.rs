@@ -11,11 +11,13 @@
 //! | `ocsf.rs` | [`ocsf::detection_finding`]: an alert as an OCSF Detection Finding (2004) |
 //! | `config.rs` | [`DetectConfig`]: every threshold, with its default |
 //! | `names.rs` | registered domains (Public Suffix List) and encoded-looking subdomains |
+//! | `dga.rs` | [`dga::Model`]: the character trigram model of domain names, shipped in `data/` |
 //! | `bounded.rs` | the capped LRU table all state lives in, evictions counted |
 //! | `dns/tunnel.rs` | DNS tunnelling, with resolver forwarding resolved to the client |
-//! | `dns/nxdomain.rs` | NXDOMAIN storms over many domains |
+//! | `dns/dga.rs` | domain generation algorithms: generated-looking names and NXDOMAIN storms per client |
 //! | `dns/answers.rs` | fast-flux answers, large TXT answers |
 //! | `resolvers.rs` | rogue resolvers (outside the configured list), DNS over TLS and HTTPS |
+//! | `intel/` | threat-intelligence feeds (lists, CSV, signed STIX 2.1), their matching and alerts |
 //!
 //! docs/alerts.md describes each detection, its evidence and thresholds, and how they were
 //! evaluated on the shared captures.
@@ -23,13 +25,15 @@
 mod alert;
 mod bounded;
 mod config;
+pub mod dga;
 mod dns;
+pub mod intel;
 mod names;
 pub mod ocsf;
 mod resolvers;
 
-pub use alert::{Alert, AlertEvidence, Entity, Severity, Technique};
-pub use config::{DetectConfig, FastFluxConfig, LargeTxtConfig, NxdomainConfig, ResolverConfig, TunnelConfig};
+pub use alert::{Alert, AlertEvidence, Entity, IntelMatch, Severity, Technique};
+pub use config::{DetectConfig, DgaConfig, FastFluxConfig, LargeTxtConfig, ResolverConfig, TunnelConfig};
 
 use core::net::IpAddr;
 use sensor_analyzers::dns::DnsRecord;
@@ -67,6 +71,21 @@ pub struct ConnSeen<'a> {
     pub ip_proto: u8,
     /// Payload bytes from the responder.
     pub resp_bytes: u64,
+}
+
+/// A flow that just started, as the detectors see it.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowSeen<'a> {
+    /// Its first packet.
+    pub ts: Timestamp,
+    /// Its uid.
+    pub uid: &'a str,
+    /// Originator.
+    pub orig_h: IpAddr,
+    /// Responder.
+    pub resp_h: IpAddr,
+    /// Responder port.
+    pub resp_p: u16,
 }
 
 /// Where alerts go.
@@ -108,6 +127,7 @@ pub struct Detectors {
     enabled: bool,
     dns: dns::DnsDetectors,
     resolvers: resolvers::Resolvers,
+    intel: intel::IntelDetector,
     seed: u64,
     serial: u64,
     stats: DetectStats,
@@ -120,6 +140,7 @@ impl Detectors {
             enabled: cfg.enabled,
             dns: dns::DnsDetectors::new(cfg),
             resolvers: resolvers::Resolvers::new(cfg),
+            intel: intel::IntelDetector::new(cfg.cooldown, cfg.max_tracked),
             seed,
             serial: 0,
             stats: DetectStats::default(),
@@ -134,7 +155,29 @@ impl Detectors {
         self.stats.dns += 1;
         let mut raise = Raise { seed: self.seed, serial: &mut self.serial, sink };
         self.resolvers.dns(seen, &mut raise);
+        self.intel.dns(seen, &mut raise);
         self.dns.observe(seen, &mut raise);
+    }
+
+    /// Matches threat-intelligence indicators from `handle` (reloads published through it are
+    /// seen at the next lookup).
+    pub fn set_intel(&mut self, handle: intel::IntelHandle) {
+        self.intel.set_handle(handle);
+    }
+
+    /// Whether starting flows need to be shown ([`Detectors::flow`]): only when indicators are
+    /// loaded, so that the pipeline does not build a [`FlowSeen`] for nothing.
+    pub fn watches_flows(&self) -> bool {
+        self.enabled && self.intel.active()
+    }
+
+    /// Looks at a flow that just started.
+    pub fn flow(&mut self, seen: &FlowSeen<'_>, sink: &mut dyn AlertSink) {
+        if !self.enabled {
+            return;
+        }
+        let mut raise = Raise { seed: self.seed, serial: &mut self.serial, sink };
+        self.intel.flow(seen, &mut raise);
     }
 
     /// Looks at an ended connection.
@@ -149,7 +192,8 @@ impl Detectors {
 
     /// Counters.
     pub fn stats(&self) -> DetectStats {
-        DetectStats { alerts: self.serial, evicted: self.dns.evicted() + self.resolvers.evicted(), ..self.stats }
+        let evicted = self.dns.evicted() + self.resolvers.evicted() + self.intel.evicted();
+        DetectStats { alerts: self.serial, evicted, ..self.stats }
     }
 }
 

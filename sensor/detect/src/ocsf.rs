@@ -71,6 +71,9 @@ pub fn detection_finding(alert: &Alert, product_version: &str) -> Value {
     if let Some(domain) = &alert.evidence.domain {
         unmapped["domain"] = json!(domain);
     }
+    if !alert.evidence.intel.is_empty() {
+        unmapped["intel"] = json!(alert.evidence.intel);
+    }
     json!({
         "class_uid": CLASS_UID,
         "class_name": "Detection Finding",

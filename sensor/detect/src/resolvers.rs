@@ -145,6 +145,7 @@ impl Resolvers {
                 counts: Vec::new(),
                 samples: seen.rec.query().map(str::to_owned).into_iter().collect(),
                 domain: None,
+                intel: Vec::new(),
             },
         });
     }
@@ -182,6 +183,7 @@ impl Resolvers {
                 counts: vec![("resp_bytes".to_owned(), seen.resp_bytes as f64)],
                 samples: Vec::new(),
                 domain: None,
+                intel: Vec::new(),
             },
         });
     }

@@ -83,7 +83,8 @@ fn a_tunnel_is_raised_once_and_again_when_it_turns_high() {
     let mut out = Alerts::default();
     for i in 0..700 {
         // Mostly short polls, one encoded query in five: iodine's mix.
-        let name = if i % 5 == 0 { format!("{}.example.attack", encoded(i)) } else { format!("p{i:07}.example.attack") };
+        let name =
+            if i % 5 == 0 { format!("{}.example.attack", encoded(i)) } else { format!("p{i:07}.example.attack") };
         ask(&mut d, &mut out, "192.168.1.30", "192.168.1.10", &txn(i * 50, &name, 10, 0));
     }
     let severities: Vec<Severity> = out.0.iter().map(|a| a.severity).collect();
@@ -97,7 +98,13 @@ fn ordinary_names_and_reputation_lookups_are_not_tunnels() {
     let mut out = Alerts::default();
     for i in 0..1200 {
         // Many hosts of one company, and an anti-virus reputation service's hashed names.
-        ask(&mut d, &mut out, "192.168.1.30", "192.168.1.10", &txn(i * 10, &format!("host-{i}.corp.example.com"), 1, 0));
+        ask(
+            &mut d,
+            &mut out,
+            "192.168.1.30",
+            "192.168.1.10",
+            &txn(i * 10, &format!("host-{i}.corp.example.com"), 1, 0),
+        );
         let hashed = format!("{}.3.0.sxl.sophosxl.net", encoded(i));
         ask(&mut d, &mut out, "192.168.1.31", "192.168.1.10", &txn(i * 10, &hashed, 1, 0));
     }
@@ -117,6 +124,39 @@ fn nxdomain_storms_over_many_domains_are_dga_and_over_one_are_not() {
         ask(&mut d, &mut out, "10.1.1.2", "10.0.0.53", &txn(i * 500, &format!("n{i}.google.com"), 1, 3));
     }
     assert_eq!(techniques(&out), vec![("T1568.002", "10.1.1.1".to_owned())]);
+}
+
+#[test]
+fn nxdomains_for_a_few_generated_names_are_dga_and_for_words_are_not() {
+    let mut d = Detectors::new(&DetectConfig::default(), 1);
+    let mut out = Alerts::default();
+    let generated = [
+        "xkqjzvbwpfhr",
+        "qzvxkwjpmtbn",
+        "wpxzqkjvhrtf",
+        "jvkqxzpwmbnt",
+        "zqxjwkvpfhtr",
+        "kxqzjvwpbtmn",
+        "vqzxkjwptfhb",
+        "pzxqjkvwrtnm",
+    ];
+    let words = [
+        "gardenflowers",
+        "mountainview",
+        "weatherreport",
+        "coffeeshop",
+        "bluewater",
+        "greenhouse",
+        "railwaystation",
+        "summerholiday",
+    ];
+    for (i, (g, w)) in generated.iter().zip(words).enumerate() {
+        ask(&mut d, &mut out, "10.1.1.1", "10.0.0.53", &txn(i as u64 * 1000, &format!("{g}.com"), 1, 3));
+        ask(&mut d, &mut out, "10.1.1.2", "10.0.0.53", &txn(i as u64 * 1000, &format!("{w}.com"), 1, 3));
+    }
+    assert_eq!(techniques(&out), vec![("T1568.002", "10.1.1.1".to_owned())]);
+    assert_eq!(out.0[0].evidence.count("generated_looking"), Some(8.0));
+    assert_eq!(out.0[0].severity, Severity::Medium);
 }
 
 #[test]
@@ -183,12 +223,12 @@ fn encrypted_dns_is_port_853_or_https_to_public_resolvers() {
         resp_bytes: 4000,
     };
     for c in [
-        conn("1.1.1.1", 443, 6),        // DoH to Cloudflare
-        conn("1.1.1.1", 443, 6),        // again: within the cooldown
-        conn("93.184.216.34", 443, 6),  // ordinary HTTPS
-        conn("203.0.113.9", 853, 6),    // DoT anywhere
-        conn("2620:fe::fe", 853, 17),   // DoQ to Quad9
-        conn("203.0.113.9", 53, 17),    // plain DNS
+        conn("1.1.1.1", 443, 6),       // DoH to Cloudflare
+        conn("1.1.1.1", 443, 6),       // again: within the cooldown
+        conn("93.184.216.34", 443, 6), // ordinary HTTPS
+        conn("203.0.113.9", 853, 6),   // DoT anywhere
+        conn("2620:fe::fe", 853, 17),  // DoQ to Quad9
+        conn("203.0.113.9", 53, 17),   // plain DNS
     ] {
         d.conn(&c, &mut out);
     }

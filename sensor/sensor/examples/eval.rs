@@ -35,11 +35,15 @@ fn main() {
         }
     }
     println!("{captures} labelled captures, {} labels\n", all.len());
-    println!("{:<11} {:>7} {:>6} {:>8} {:>10} {:>10}  covered", "technique", "must", "met", "recall", "alerts", "precision");
+    println!(
+        "{:<11} {:>7} {:>6} {:>8} {:>10} {:>10}  covered",
+        "technique", "must", "met", "recall", "alerts", "precision"
+    );
     for (t, s) in &scores {
         let must = s.met + s.unmet;
         let alerts = s.alerts_right + s.alerts_unlabelled;
-        let ratio = |a: u32, b: u32| if b == 0 { "-".to_owned() } else { format!("{:.2}", f64::from(a) / f64::from(b)) };
+        let ratio =
+            |a: u32, b: u32| if b == 0 { "-".to_owned() } else { format!("{:.2}", f64::from(a) / f64::from(b)) };
         let is_covered = covered.iter().any(|c| labels::technique_matches(c, t));
         println!(
             "{t:<11} {must:>7} {:>6} {:>8} {alerts:>10} {:>10}  {}",

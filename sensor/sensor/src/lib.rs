@@ -4,7 +4,8 @@
 //! | file | what it holds |
 //! |---|---|
 //! | `config.rs` | [`config::Config`]: the TOML configuration, defaults, validation |
-//! | `pipeline.rs` | [`pipeline::Pipeline`]: decode → flows → DNS → records, one per worker |
+//! | `pipeline.rs` | [`pipeline::Pipeline`]: decode → flows → DNS → records → detectors, one per worker |
+//! | `feeds.rs` | [`feeds::Feeds`]: threat-intelligence feeds loaded at start and reloaded on change |
 //! | `replay.rs` | [`replay::replay`]: capture files through a pipeline, with a [`replay::Summary`] |
 //! | `demo.rs` | [`demo::write_pcap`]: the synthesised demo scenario |
 //! | `evidence.rs` | [`evidence::Evidence`]: first and last packets of selected flows, stored at their end |
@@ -16,6 +17,7 @@ pub mod config;
 pub mod control;
 pub mod demo;
 pub mod evidence;
+pub mod feeds;
 pub mod pipeline;
 pub mod query;
 pub mod replay;

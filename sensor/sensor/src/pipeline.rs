@@ -12,7 +12,7 @@ use crate::evidence::{Evidence, EvidenceFilter};
 use ipnet::IpNet;
 use sensor_analyzers::dns::{DnsConfig, DnsFlow, DnsRecord, DnsSink, DnsTransport, is_dns_port};
 use sensor_capture::{CaptureAnomaly, Frame};
-use sensor_detect::{Alert, AlertSink, ConnSeen, DetectStats, Detectors, DnsSeen};
+use sensor_detect::{Alert, AlertSink, ConnSeen, DetectStats, Detectors, DnsSeen, FlowSeen};
 use sensor_flow::{EndReason, Flow, FlowSink, FlowTable, community_id, uid};
 use sensor_output::{ConnId, ConnRecord, DnsRecordLine, OutputError, RecordSink, WeirdRecord};
 use sensor_wire::{Anomaly, Decode, DecodeCounters, FrameDecoder, Timestamp, Transport};
@@ -345,6 +345,20 @@ impl<O: RecordSink> Pipeline<O> {
                 if tracked.created && ctx.evidence.selecting() {
                     ctx.evidence.flow_created(flow.serial, &flow.key());
                 }
+                // Likewise, only when threat-intelligence indicators are loaded.
+                if tracked.created && ctx.detect.watches_flows() {
+                    let key = flow.key();
+                    let uid = uid(ctx.uid_seed, flow.serial);
+                    let seen = FlowSeen {
+                        ts: frame.ts,
+                        uid: &uid,
+                        orig_h: key.orig_h,
+                        resp_h: key.resp_h,
+                        resp_p: key.resp_p,
+                    };
+                    let Context { out, error, evidence, detect, .. } = &mut *ctx;
+                    detect.flow(&seen, &mut AlertOut { out, error, evidence, flow: Some(flow.serial) });
+                }
                 ctx.evidence.packet(flow.serial, frame);
                 analyse(ctx, dns, flow, frame.ts, tracked.from_orig, &pkt.transport);
             }
@@ -411,6 +425,11 @@ impl<O: RecordSink> Pipeline<O> {
     /// Evidence counters.
     pub fn evidence_stats(&self) -> crate::evidence::EvidenceStats {
         self.ctx.evidence.stats()
+    }
+
+    /// Matches threat-intelligence indicators published through `handle`.
+    pub fn set_intel(&mut self, handle: sensor_detect::intel::IntelHandle) {
+        self.ctx.detect.set_intel(handle);
     }
 
     /// Detector counters.

@@ -146,8 +146,13 @@ pub fn replay_into<O: RecordSink>(
     uid_seed: u64,
 ) -> anyhow::Result<(Summary, O)> {
     let started = Instant::now();
+    // Feeds first: opening a FIFO waits for its writer, and the feeds are watched from the start.
+    let feeds = crate::feeds::Feeds::start(&cfg.detect.intel)?;
     let mut source = MergedFiles::open(captures)?;
     let mut pipeline = Pipeline::new(cfg, output, uid_seed);
+    if let Some(feeds) = &feeds {
+        pipeline.set_intel(feeds.handle());
+    }
     let bar = progress_bar(&source);
     loop {
         let poll = source.poll(BATCH, &mut |frame| pipeline.frame(&frame));

@@ -376,6 +376,7 @@ fn alert(at: u64, id: &str, src: &str, dst: &str, uid: &str, domain: &str) -> Al
             counts: vec![("queries".to_owned(), 120.0)],
             samples: Vec::new(),
             domain: Some(domain.to_owned()),
+            intel: Vec::new(),
         },
     }
 }

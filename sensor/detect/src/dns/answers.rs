@@ -139,6 +139,7 @@ impl Answers {
                 ],
                 samples: f.addrs.iter().take(SAMPLES).map(IpAddr::to_string).collect(),
                 domain: Some(domain.to_owned()),
+                intel: Vec::new(),
             },
         });
     }
@@ -198,6 +199,7 @@ impl Answers {
                 ],
                 samples: vec![rec.query().unwrap_or_default().to_owned()],
                 domain: Some(domain.to_owned()),
+                intel: Vec::new(),
             },
         });
     }

@@ -338,6 +338,7 @@ fn alert(client: IpAddr, a: &Activity, x: &Assessment) -> Alert {
             ],
             samples: a.samples.clone(),
             domain: Some(a.domain.clone()),
+            intel: Vec::new(),
         },
     }
 }
