@@ -96,7 +96,17 @@ def main():
                         write(os.path.join(corpus, "dns_message"), p[1][8:])
             if seq:
                 write(os.path.join(corpus, "pipeline"), b"\xfe".join(seq))
-    for t in ("frame_decoder", "dns_message", "capture_reader", "pipeline"):
+    # Feeds: the first byte picks plain list, CSV, STIX bundle or STIX pattern (intel_feed.rs).
+    feeds = [
+        b"\x00# list\nevil.example\n192.0.2.1\n10.0.0.0/8\nhttp://x.example:8080/a?b\n",
+        b"\x01type,indicator,description,confidence\ndomain,a.example,kit,90\nip,2001:db8::1,,\n",
+        b'\x02{"type":"bundle","objects":[{"type":"indicator","pattern_type":"stix",'
+        b'"pattern":"[domain-name:value = \'a.example\']","valid_until":"2030-01-01T00:00:00Z"}]}',
+        b"\x03[domain-name:value = 'a.example' OR ipv4-addr:value = '1.2.3.0/24'] OR [url:value = 'http://b/x']",
+    ]
+    for f in feeds:
+        write(os.path.join(corpus, "intel_feed"), f)
+    for t in ("frame_decoder", "dns_message", "capture_reader", "pipeline", "intel_feed"):
         print(f"{t}: {len(os.listdir(os.path.join(corpus, t)))} seeds")
 
 

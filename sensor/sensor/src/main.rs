@@ -242,7 +242,7 @@ fn demo(out: &Path) -> anyhow::Result<()> {
     }
     let outputs = Outputs { store: Some(store.clone()), jsonl: Some(out.to_owned()) };
     let summary = sensor::replay::replay(&[pcap], &Config::default(), &outputs, 1)?;
-    for log in ["conn", "dns", "weird"] {
+    for log in ["conn", "dns", "weird", "alerts"] {
         let path = out.join(format!("{log}.jsonl"));
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         println!("\n== {} ({} records)", path.display(), text.lines().count());
@@ -257,6 +257,9 @@ fn demo(out: &Path) -> anyhow::Result<()> {
     let store = Store::open(&store, &Config::default().store)?;
     let q = Query { kinds: vec![Kind::Dns], limit: Some(8), ..Query::default() };
     println!("\n== the store: sensor query --store {}/store --type dns --limit 8 --format table", out.display());
+    sensor::query::print(store.query(&q)?, Format::Table, &mut std::io::stdout().lock())?;
+    let q = Query { kinds: vec![Kind::Alert], ..Query::default() };
+    println!("\n== the alerts: sensor query --store {}/store --type alert --format table", out.display());
     sensor::query::print(store.query(&q)?, Format::Table, &mut std::io::stdout().lock())?;
     Ok(())
 }

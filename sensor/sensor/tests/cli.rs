@@ -119,6 +119,17 @@ fn demo_produces_records_of_every_kind_of_traffic() {
     assert!(conn.contains("\"id.resp_p\":445") && conn.contains("\"conn_state\":\"SF\""), "SMB session");
     let rej = conn.lines().filter(|l| l.contains("\"conn_state\":\"REJ\"")).count();
     assert_eq!(rej, 18, "closed ports of the sweep");
+    // The NXDOMAIN burst of generated names is a DGA alert, raised again when it turns high.
+    let alerts = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
+    let severities: Vec<String> = alerts
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|a| a["detector"] == "dns.dga" && a["src"]["ip"] == "10.1.0.23")
+        .map(|a| a["severity"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(severities, ["medium", "high"], "{alerts}");
+    let shown = String::from_utf8(o.stdout).unwrap();
+    assert!(shown.contains("== the alerts") && shown.contains(" alert "), "{shown}");
 }
 
 #[test]

@@ -13,16 +13,6 @@ fn sensor(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_sensor")).args(args).output().unwrap()
 }
 
-/// Kills the child (by its PID) if the test fails before it exits.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn query_goes_through_the_running_replays_control_socket() {
     let dir = tempfile::tempdir().unwrap();
@@ -35,7 +25,7 @@ fn query_goes_through_the_running_replays_control_socket() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut replay = Child(replay);
+    let mut replay = common::Child(replay);
 
     // A DNS capture, then (after the 1 s flush interval) its first packet again, so that the
     // replay flushes the DNS records of the first part while it waits for more.

@@ -91,16 +91,6 @@ fn lists_csv_and_signed_stix_raise_alerts_naming_feed_and_indicator() {
     }
 }
 
-/// Kills the child (by its PID) if the test fails before it exits.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn a_feed_added_while_a_replay_runs_is_matched_without_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -116,7 +106,7 @@ fn a_feed_added_while_a_replay_runs_is_matched_without_a_restart() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut replay = Child(replay);
+    let mut replay = common::Child(replay);
     let capture = std::fs::read(common::pcaps().join("dns/sv-dns-google-a-aaaa-mx.pcap")).unwrap();
     let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
     // The capture once, with no feed (the replay loaded the empty directory before it opened the

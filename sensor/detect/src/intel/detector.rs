@@ -26,6 +26,15 @@ pub(crate) struct IntelDetector {
     alerted: Bounded<(IpAddr, u64), Timestamp>,
 }
 
+/// Who and when an alert is about.
+#[derive(Clone, Copy)]
+struct About<'a> {
+    src: IpAddr,
+    dst: IpAddr,
+    ts: Timestamp,
+    uid: &'a str,
+}
+
 /// What matched, for the alert's words.
 enum Seen<'a> {
     Query { name: &'a str },
@@ -60,36 +69,20 @@ impl IntelDetector {
         }
         let rec = seen.rec;
         let Some(name) = rec.query() else { return };
-        let (client, server, ts) = (seen.client, seen.server, rec.ts);
+        let about = About { src: seen.client, dst: seen.server, ts: rec.ts, uid: seen.uid };
         if let Some(ind) = intel.match_name(name) {
-            self.alert(ind, client, Some(server), ts, seen.uid, Seen::Query { name }, raise);
+            self.alert(ind, &about, Seen::Query { name }, raise);
         }
         for &addr in rec.answer_addrs() {
             if let Some(ind) = intel.match_addr(addr) {
-                self.alert(
-                    ind,
-                    client,
-                    Some(server),
-                    ts,
-                    seen.uid,
-                    Seen::Answer { name, answer: addr.to_string() },
-                    raise,
-                );
+                self.alert(ind, &about, Seen::Answer { name, answer: addr.to_string() }, raise);
             }
         }
         // Names in answers (CNAME, NS, MX, PTR targets): the renderer writes them as names.
         for answer in rec.answers().filter(|a| !a.contains(' ') && a.parse::<IpAddr>().is_err()) {
             let answer = answer.to_ascii_lowercase();
             if let Some(ind) = intel.match_name(&answer) {
-                self.alert(
-                    ind,
-                    client,
-                    Some(server),
-                    ts,
-                    seen.uid,
-                    Seen::Answer { name, answer: answer.clone() },
-                    raise,
-                );
+                self.alert(ind, &about, Seen::Answer { name, answer: answer.clone() }, raise);
             }
         }
     }
@@ -97,41 +90,17 @@ impl IntelDetector {
     pub(crate) fn flow(&mut self, seen: &FlowSeen<'_>, raise: &mut Raise<'_>) {
         let Some(handle) = &self.handle else { return };
         let intel = handle.current();
+        let about = About { src: seen.orig_h, dst: seen.resp_h, ts: seen.ts, uid: seen.uid };
         if let Some(ind) = intel.match_addr(seen.resp_h) {
-            self.alert(
-                ind,
-                seen.orig_h,
-                Some(seen.resp_h),
-                seen.ts,
-                seen.uid,
-                Seen::FlowTo { port: seen.resp_p },
-                raise,
-            );
+            self.alert(ind, &about, Seen::FlowTo { port: seen.resp_p }, raise);
         }
         if let Some(ind) = intel.match_addr(seen.orig_h) {
-            self.alert(
-                ind,
-                seen.orig_h,
-                Some(seen.resp_h),
-                seen.ts,
-                seen.uid,
-                Seen::FlowFrom { port: seen.resp_p },
-                raise,
-            );
+            self.alert(ind, &about, Seen::FlowFrom { port: seen.resp_p }, raise);
         }
     }
 
-    #[allow(clippy::too_many_arguments)] // one call per kind of match, all fields of the alert
-    fn alert(
-        &mut self,
-        ind: &Indicator,
-        src: IpAddr,
-        dst: Option<IpAddr>,
-        ts: Timestamp,
-        uid: &str,
-        seen: Seen<'_>,
-        raise: &mut Raise<'_>,
-    ) {
+    fn alert(&mut self, ind: &Indicator, about: &About<'_>, seen: Seen<'_>, raise: &mut Raise<'_>) {
+        let About { src, dst, ts, uid } = *about;
         let last = self.alerted.entry((src, xxh3_64(ind.value.as_bytes())), || Timestamp(0));
         if last.0 != 0 && ts.since(*last) < self.cooldown {
             return;
@@ -151,7 +120,7 @@ impl IntelDetector {
                 format!("{name} -> {answer}"),
             ),
             Seen::FlowTo { port } => (
-                format!("{src} connected to listed {}", dst.map(|d| d.to_string()).unwrap_or_default()),
+                format!("{src} connected to listed {dst}"),
                 format!("{src} opened a connection to port {port} of an address matching `{value}` of the feed {feed}"),
                 value.clone(),
             ),
@@ -167,7 +136,7 @@ impl IntelDetector {
             ts,
             id: String::new(),
             src: Entity::ip(src),
-            dst: dst.map(Entity::ip),
+            dst: Some(Entity::ip(dst)),
             path: Vec::new(),
             severity: if high { Severity::High } else { Severity::Medium },
             confidence: ind.confidence.map_or(0.6, |c| f32::from(c) / 100.0),

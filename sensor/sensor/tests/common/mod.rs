@@ -31,6 +31,16 @@ pub fn all_captures() -> Vec<PathBuf> {
     out
 }
 
+/// A child process, killed (by its PID) and reaped if the test fails before it exits.
+pub struct Child(pub std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The records of one replay.
 pub struct Replayed {
     pub dir: tempfile::TempDir,
