@@ -107,10 +107,11 @@ pub struct DetectStats {
     pub evicted: u64,
 }
 
-/// Hands a detector's alert its id and passes it on.
+/// Hands a detector's alert its id and the MAC addresses known of its hosts, and passes it on.
 pub(crate) struct Raise<'a> {
     seed: u64,
     serial: &'a mut u64,
+    macs: &'a mut bounded::Bounded<IpAddr, [u8; 6]>,
     sink: &'a mut dyn AlertSink,
 }
 
@@ -118,6 +119,14 @@ impl Raise<'_> {
     pub(crate) fn alert(&mut self, mut alert: Alert) {
         *self.serial += 1;
         alert.id = sensor_flow::tagged_id(b'A', self.seed, *self.serial).to_string();
+        let entities = core::iter::once(&mut alert.src).chain(alert.dst.as_mut()).chain(alert.path.iter_mut());
+        for e in entities {
+            if e.mac.is_none()
+                && let Some(mac) = self.macs.get_mut(&e.ip)
+            {
+                e.mac = Some(mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"));
+            }
+        }
         self.sink.alert(&alert);
     }
 }
@@ -128,6 +137,8 @@ pub struct Detectors {
     dns: dns::DnsDetectors,
     resolvers: resolvers::Resolvers,
     intel: intel::IntelDetector,
+    /// MAC addresses of local hosts, learned from the frames that started their flows.
+    macs: bounded::Bounded<IpAddr, [u8; 6]>,
     seed: u64,
     serial: u64,
     stats: DetectStats,
@@ -141,6 +152,7 @@ impl Detectors {
             dns: dns::DnsDetectors::new(cfg),
             resolvers: resolvers::Resolvers::new(cfg),
             intel: intel::IntelDetector::new(cfg.cooldown, cfg.max_tracked),
+            macs: bounded::Bounded::new(cfg.max_tracked),
             seed,
             serial: 0,
             stats: DetectStats::default(),
@@ -153,7 +165,7 @@ impl Detectors {
             return;
         }
         self.stats.dns += 1;
-        let mut raise = Raise { seed: self.seed, serial: &mut self.serial, sink };
+        let mut raise = Raise { seed: self.seed, serial: &mut self.serial, macs: &mut self.macs, sink };
         self.resolvers.dns(seen, &mut raise);
         self.intel.dns(seen, &mut raise);
         self.dns.observe(seen, &mut raise);
@@ -176,7 +188,7 @@ impl Detectors {
         if !self.enabled {
             return;
         }
-        let mut raise = Raise { seed: self.seed, serial: &mut self.serial, sink };
+        let mut raise = Raise { seed: self.seed, serial: &mut self.serial, macs: &mut self.macs, sink };
         self.intel.flow(seen, &mut raise);
     }
 
@@ -186,13 +198,22 @@ impl Detectors {
             return;
         }
         self.stats.conns += 1;
-        let mut raise = Raise { seed: self.seed, serial: &mut self.serial, sink };
+        let mut raise = Raise { seed: self.seed, serial: &mut self.serial, macs: &mut self.macs, sink };
         self.resolvers.conn(seen, &mut raise);
+    }
+
+    /// Notes the MAC address a local host sent a frame from (called when a flow starts: the
+    /// first frame of a flow from a host on the monitored segment). Alerts about the host carry
+    /// it. Only for local addresses: a remote host's frames come from the router's MAC.
+    pub fn learn_mac(&mut self, host: IpAddr, mac: [u8; 6]) {
+        if self.enabled {
+            *self.macs.entry(host, || mac) = mac;
+        }
     }
 
     /// Counters.
     pub fn stats(&self) -> DetectStats {
-        let evicted = self.dns.evicted() + self.resolvers.evicted() + self.intel.evicted();
+        let evicted = self.dns.evicted() + self.resolvers.evicted() + self.intel.evicted() + self.macs.evicted();
         DetectStats { alerts: self.serial, evicted, ..self.stats }
     }
 }

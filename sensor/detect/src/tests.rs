@@ -238,6 +238,27 @@ fn encrypted_dns_is_port_853_or_https_to_public_resolvers() {
 }
 
 #[test]
+fn alerts_carry_the_mac_learned_for_a_local_host() {
+    let mut d = Detectors::new(&DetectConfig::default(), 1);
+    let mut out = Alerts::default();
+    d.learn_mac(ip("10.1.1.1"), [0x02, 0, 0, 0, 0xab, 0x01]);
+    d.conn(
+        &ConnSeen {
+            ts: Timestamp(1),
+            uid: "C",
+            orig_h: ip("10.1.1.1"),
+            resp_h: ip("203.0.113.9"),
+            resp_p: 853,
+            ip_proto: 6,
+            resp_bytes: 0,
+        },
+        &mut out,
+    );
+    assert_eq!(out.0[0].src.mac.as_deref(), Some("02:00:00:00:ab:01"));
+    assert_eq!(out.0[0].dst.as_ref().unwrap().mac, None);
+}
+
+#[test]
 fn full_tables_drop_the_oldest_entry_and_count_it() {
     let cfg = DetectConfig { max_tracked: 4, ..DetectConfig::default() };
     let mut d = Detectors::new(&cfg, 1);

@@ -15,7 +15,7 @@ use sensor_capture::{CaptureAnomaly, Frame};
 use sensor_detect::{Alert, AlertSink, ConnSeen, DetectStats, Detectors, DnsSeen, FlowSeen};
 use sensor_flow::{EndReason, Flow, FlowSink, FlowTable, community_id, uid};
 use sensor_output::{ConnId, ConnRecord, DnsRecordLine, OutputError, RecordSink, WeirdRecord};
-use sensor_wire::{Anomaly, Decode, DecodeCounters, FrameDecoder, Timestamp, Transport};
+use sensor_wire::{Anomaly, Decode, DecodeCounters, FrameDecoder, LinkType, Timestamp, Transport};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -344,6 +344,14 @@ impl<O: RecordSink> Pipeline<O> {
                 // Unpacking the key costs: only when a filter may select the flow.
                 if tracked.created && ctx.evidence.selecting() {
                     ctx.evidence.flow_created(flow.serial, &flow.key());
+                }
+                // The sender's MAC, for alerts about it: once per flow, local senders only.
+                if tracked.created
+                    && frame.link == LinkType::ETHERNET
+                    && let Some(mac) = frame.data.get(6..12).and_then(|m| <[u8; 6]>::try_from(m).ok())
+                    && ctx.is_local(&pkt.src)
+                {
+                    ctx.detect.learn_mac(pkt.src, mac);
                 }
                 // Likewise, only when threat-intelligence indicators are loaded.
                 if tracked.created && ctx.detect.watches_flows() {

@@ -200,6 +200,8 @@ fn alerts_are_written_stored_and_exported_as_ocsf_with_their_evidence_packets() 
     let written = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
     let alert: serde_json::Value = serde_json::from_str(written.lines().next().unwrap()).unwrap();
     assert_eq!(alert["src"]["ip"], "10.30.28.90");
+    // The client's MAC, from the Ethernet frames of the capture (tshark: eth.src).
+    assert_eq!(alert["src"]["mac"], "00:50:56:ac:b2:7b");
     assert_eq!(alert["techniques"][0]["id"], "T1071.004");
     let query = |args: &[&str]| {
         let o = sensor(&[&["query", "--store", store][..], args].concat());
