@@ -32,9 +32,9 @@ run: build ## Build, then run the demo scenario (synthesised capture -> records 
 demo: run ## Same as run
 
 # The tests read exported pcapng back with tshark and mount a small tmpfs (as root, in CI).
-setup-test: setup
-	@command -v tshark >/dev/null || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark >/dev/null; }
+setup-test: setup ## Install what the tests drive: tshark (parity), tcpreplay and iproute2 (live capture)
+	@command -v tshark >/dev/null && command -v tcpreplay >/dev/null && command -v ip >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark tcpreplay iproute2 >/dev/null; }
 
 test: setup-test ## Run every test (unit, parity with Zeek/tshark, every shared capture, lints)
 	$(CARGO) fmt --all --check

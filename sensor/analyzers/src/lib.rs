@@ -12,5 +12,7 @@
 //! each analyzer does differently from Zeek is listed in `docs/<analyzer>.md`.
 //! **Not here:** flow tracking, IP reassembly (sensor-flow, sensor-wire), log writing.
 
+#![forbid(unsafe_code)]
+
 pub mod dns;
 pub mod stream;

@@ -10,6 +10,10 @@
 //! | `lib.rs` | the [`PacketSource`] trait, [`Frame`], [`Poll`], [`CaptureError`], [`CaptureAnomaly`] |
 //! | `file.rs` | [`FileSource`]: classic pcap (µs and ns, either byte order) and pcapng (several interfaces, per-interface link type, timestamp resolution and offset) through the `pcap-parser` crate |
 //! | `merge.rs` | [`MergedFiles`]: several captures as one timeline, merged by timestamp |
+//! | `afpacket.rs` | [`AfPacketSource`]: live capture through an AF_PACKET TPACKET_V3 ring, with fanout |
+//!
+//! This crate is the only one of the sensor allowed `unsafe` code (the kernel's shared rings);
+//! every block says why it holds.
 //!
 //! Invariants: a source never panics on any input bytes. A damaged record in the middle of a file is
 //! an error naming the file and the byte offset; a truncated *last* record is a [`CaptureAnomaly`]
@@ -23,9 +27,11 @@
 //! # Ok::<(), sensor_capture::CaptureError>(())
 //! ```
 
+mod afpacket;
 mod file;
 mod merge;
 
+pub use afpacket::{AfPacketConfig, AfPacketSource};
 pub use file::FileSource;
 pub use merge::MergedFiles;
 
@@ -102,6 +108,16 @@ pub enum CaptureError {
         /// What is wrong.
         reason: String,
     },
+    /// Live capture on an interface failed.
+    #[error("{iface}: cannot {op}: {source}")]
+    Live {
+        /// The interface.
+        iface: String,
+        /// What was being done.
+        op: &'static str,
+        /// The system error.
+        source: std::io::Error,
+    },
     /// The capture uses a link type the decoder does not support.
     #[error("{path}: unsupported link type {link}")]
     UnsupportedLink {
@@ -112,7 +128,7 @@ pub enum CaptureError {
     },
 }
 
-/// A source of frames: capture files now, live interfaces later.
+/// A source of frames: capture files, live interfaces.
 pub trait PacketSource {
     /// Hands up to `budget` frames to `sink`, in capture order.
     fn poll(&mut self, budget: usize, sink: &mut dyn FnMut(Frame<'_>)) -> Result<Poll, CaptureError>;
@@ -122,4 +138,20 @@ pub trait PacketSource {
 
     /// Bytes consumed so far and the total expected, when known (for progress display).
     fn progress(&self) -> (u64, Option<u64>);
+
+    /// What the kernel counted for a live source, since it opened; `None` for files.
+    fn kernel_stats(&mut self) -> Option<KernelStats> {
+        None
+    }
+}
+
+/// A live source's kernel counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KernelStats {
+    /// Frames the kernel handed to the source.
+    pub received: u64,
+    /// Frames the kernel dropped because the source's ring was full.
+    pub dropped: u64,
+    /// Times the ring was full (every block waiting for user space).
+    pub freezes: u64,
 }

@@ -22,6 +22,8 @@
 //! docs/alerts.md describes each detection, its evidence and thresholds, and how they were
 //! evaluated on the shared captures.
 
+#![forbid(unsafe_code)]
+
 mod alert;
 mod bounded;
 mod config;

@@ -18,6 +18,8 @@
 //! Not done here: payload reassembly (analysers that need a byte stream do their own, bounded),
 //! checksum validation (SPAN copies from offloading NICs often carry wrong checksums).
 
+#![forbid(unsafe_code)]
+
 mod community_id;
 mod flow;
 mod history;

@@ -18,6 +18,8 @@
 //!
 //! The telemetry store (`sensor-store`) is another [`RecordSink`]; [`Tee`] writes to two.
 
+#![forbid(unsafe_code)]
+
 pub mod json;
 mod jsonl;
 mod records;

@@ -25,6 +25,80 @@ pub struct Config {
     pub evidence: crate::evidence::EvidenceConfig,
     /// Detectors (see `sensor_detect::DetectConfig` for every field and default).
     pub detect: sensor_detect::DetectConfig,
+    /// Live capture (`sensor run`).
+    pub capture: CaptureConfig,
+}
+
+/// How `sensor run` captures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum CaptureMethod {
+    /// The fastest the interface supports: AF_XDP where XDP attaches, else AF_PACKET (AF_XDP is
+    /// not built yet: AF_PACKET).
+    #[default]
+    Auto,
+    /// AF_PACKET with a TPACKET_V3 ring.
+    Afpacket,
+}
+
+/// Live capture settings (the `[capture]` section).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureConfig {
+    /// Interfaces to capture on (monitor ports: up, no address). `-i` replaces the list.
+    /// Default none.
+    pub interfaces: Vec<String>,
+    /// Capture method. Default "auto".
+    pub method: CaptureMethod,
+    /// How often the counters are written to the log. Default "10s".
+    #[serde(with = "humantime_serde")]
+    pub stats_interval: Duration,
+    /// AF_PACKET ring.
+    pub afpacket: AfPacketSettings,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig {
+            interfaces: Vec::new(),
+            method: CaptureMethod::Auto,
+            stats_interval: Duration::from_secs(10),
+            afpacket: AfPacketSettings::default(),
+        }
+    }
+}
+
+/// AF_PACKET ring settings (the `[capture.afpacket]` section; see
+/// `sensor_capture::AfPacketConfig`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AfPacketSettings {
+    /// Bytes per ring block (a power of two, a multiple of the page size). Default 1048576.
+    pub block_bytes: u32,
+    /// Blocks in the ring. Default 64.
+    pub blocks: u32,
+    /// A block is handed over after this long even when not full. Default "10ms".
+    #[serde(with = "humantime_serde")]
+    pub block_timeout: Duration,
+}
+
+impl Default for AfPacketSettings {
+    fn default() -> Self {
+        let d = sensor_capture::AfPacketConfig::default();
+        AfPacketSettings { block_bytes: d.block_bytes, blocks: d.blocks, block_timeout: d.block_timeout }
+    }
+}
+
+impl AfPacketSettings {
+    /// The capture crate's settings.
+    pub fn source(&self) -> sensor_capture::AfPacketConfig {
+        sensor_capture::AfPacketConfig {
+            block_bytes: self.block_bytes,
+            blocks: self.blocks,
+            block_timeout: self.block_timeout,
+            ..sensor_capture::AfPacketConfig::default()
+        }
+    }
 }
 
 /// The site the sensor watches.

@@ -7,11 +7,14 @@
 //! | `pipeline.rs` | [`pipeline::Pipeline`]: decode → flows → DNS → records → detectors, one per worker |
 //! | `feeds.rs` | [`feeds::Feeds`]: threat-intelligence feeds loaded at start and reloaded on change |
 //! | `replay.rs` | [`replay::replay`]: capture files through a pipeline, with a [`replay::Summary`] |
+//! | `run.rs` | [`run::run`]: `sensor run`, live capture until SIGINT or SIGTERM |
 //! | `demo.rs` | [`demo::write_pcap`]: the synthesised demo scenario |
 //! | `evidence.rs` | [`evidence::Evidence`]: first and last packets of selected flows, stored at their end |
 //! | `query.rs` | [`query`]: `sensor query`'s time parsing and output formats |
 //! | `control.rs` | [`control`]: the control socket a running sensor answers queries on |
 //! | `main.rs` | the command line (`sensor replay`, `sensor query`, `sensor demo`) |
+
+#![forbid(unsafe_code)]
 
 pub mod config;
 pub mod control;
@@ -21,3 +24,4 @@ pub mod feeds;
 pub mod pipeline;
 pub mod query;
 pub mod replay;
+pub mod run;

@@ -1,5 +1,7 @@
 //! The `sensor` command line.
 
+#![forbid(unsafe_code)]
+
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use sensor::config::Config;
@@ -21,31 +23,25 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Replay pcap/pcapng captures (as one timeline) into conn, dns and weird records, written
-    /// to the store (default) and, with --out, to JSON lines.
+    /// Replay pcap/pcapng captures (as one timeline) into conn, dns, weird and alert records,
+    /// written to the store (default) and, with --out, to JSON lines.
     Replay {
-        /// Configuration file (TOML); defaults apply without one.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Store directory (default: `[store] dir` of the configuration, /var/lib/sensor/store).
-        #[arg(long, conflicts_with = "no_store")]
-        store: Option<PathBuf>,
-        /// Do not write to the store (then --out is required).
-        #[arg(long, requires = "out")]
-        no_store: bool,
-        /// Also write conn.jsonl, dns.jsonl and weird.jsonl into this directory.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Seed for connection uids (random by default; fix it for reproducible uids).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Keep the first and last packets of matching flows in the store (repeatable; terms
-        /// that must all hold: `host IP`, `net CIDR`, `port N`, e.g. "host 10.0.0.5 port 53").
-        #[arg(long = "evidence-filter")]
-        evidence_filters: Vec<String>,
+        #[command(flatten)]
+        common: RunArgs,
         /// Capture files.
         #[arg(required = true)]
         captures: Vec<PathBuf>,
+    },
+    /// Capture live from an interface (AF_PACKET) until SIGINT or SIGTERM, into the same records.
+    Run {
+        #[command(flatten)]
+        common: RunArgs,
+        /// Interface to capture on (replaces `[capture] interfaces`).
+        #[arg(short = 'i', long = "interface")]
+        interfaces: Vec<String>,
+        /// Capture method (replaces `[capture] method`).
+        #[arg(long, value_enum)]
+        capture: Option<sensor::config::CaptureMethod>,
     },
     /// Find records in the store.
     Query(QueryArgs),
@@ -71,6 +67,42 @@ enum Command {
         #[arg(long, default_value = "sensor-demo")]
         out: PathBuf,
     },
+}
+
+/// What `replay` and `run` share: configuration and outputs.
+#[derive(Args)]
+struct RunArgs {
+    /// Configuration file (TOML); defaults apply without one.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Store directory (default: `[store] dir` of the configuration, /var/lib/sensor/store).
+    #[arg(long, conflicts_with = "no_store")]
+    store: Option<PathBuf>,
+    /// Do not write to the store (then --out is required).
+    #[arg(long, requires = "out")]
+    no_store: bool,
+    /// Also write conn.jsonl, dns.jsonl, weird.jsonl and alerts.jsonl into this directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Seed for connection uids (random by default; fix it for reproducible uids).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Keep the first and last packets of matching flows in the store (repeatable; terms
+    /// that must all hold: `host IP`, `net CIDR`, `port N`, e.g. "host 10.0.0.5 port 53").
+    #[arg(long = "evidence-filter")]
+    evidence_filters: Vec<String>,
+}
+
+impl RunArgs {
+    /// The configuration with the flags applied, the outputs and the uid seed.
+    fn resolve(self) -> anyhow::Result<(Config, Outputs, u64)> {
+        let mut cfg = load_config(self.config.as_deref())?;
+        cfg.evidence.filters.extend(self.evidence_filters);
+        EvidenceFilter::parse(&cfg.evidence.filters).map_err(anyhow::Error::msg)?;
+        let store = (!self.no_store).then(|| self.store.unwrap_or_else(|| cfg.store.dir.clone()));
+        let outputs = Outputs { store, jsonl: self.out };
+        Ok((cfg, outputs, self.seed.unwrap_or_else(rand::random)))
+    }
 }
 
 #[derive(Args)]
@@ -116,10 +148,8 @@ struct QueryArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Replay { config, store, no_store, out, seed, evidence_filters, captures } => {
-            let outputs = Outputs { store, jsonl: out };
-            replay(config.as_deref(), outputs, no_store, seed, evidence_filters, &captures)
-        }
+        Command::Replay { common, captures } => replay(common, &captures),
+        Command::Run { common, interfaces, capture } => run(common, interfaces, capture),
         Command::Evidence { config, store, uid, out } => evidence(config.as_deref(), store, &uid, out.as_deref()),
         Command::Query(args) => query(args),
         Command::Demo { out } => demo(&out),
@@ -140,20 +170,22 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
     })
 }
 
-fn replay(
-    config: Option<&Path>,
-    mut outputs: Outputs,
-    no_store: bool,
-    seed: Option<u64>,
-    evidence_filters: Vec<String>,
-    captures: &[PathBuf],
-) -> anyhow::Result<()> {
-    let mut cfg = load_config(config)?;
-    cfg.evidence.filters.extend(evidence_filters);
-    EvidenceFilter::parse(&cfg.evidence.filters).map_err(anyhow::Error::msg)?;
-    outputs.store = (!no_store).then(|| outputs.store.unwrap_or_else(|| cfg.store.dir.clone()));
-    let seed = seed.unwrap_or_else(rand::random);
+fn replay(args: RunArgs, captures: &[PathBuf]) -> anyhow::Result<()> {
+    let (cfg, outputs, seed) = args.resolve()?;
     let summary = sensor::replay::replay(captures, &cfg, &outputs, seed)?;
+    eprintln!("{summary}");
+    Ok(())
+}
+
+fn run(args: RunArgs, interfaces: Vec<String>, method: Option<sensor::config::CaptureMethod>) -> anyhow::Result<()> {
+    let (mut cfg, outputs, seed) = args.resolve()?;
+    if !interfaces.is_empty() {
+        cfg.capture.interfaces = interfaces;
+    }
+    if let Some(method) = method {
+        cfg.capture.method = method;
+    }
+    let summary = sensor::run::run(&cfg, &outputs, seed)?;
     eprintln!("{summary}");
     Ok(())
 }

@@ -403,6 +403,19 @@ impl<O: RecordSink> Pipeline<O> {
         self.ctx.error.take()
     }
 
+    /// Ends the flows and fragments idle at `now` (a live capture calls this by the wall clock;
+    /// a replay's time comes from its packets).
+    pub fn expire(&mut self, now: Timestamp) {
+        let Pipeline { decoder, flows, ctx, anomalies, .. } = self;
+        flows.expire(now, ctx);
+        decoder.expire(now, anomalies);
+        for a in anomalies.drain(..) {
+            if ctx.net_weird_sampled_in(now, a.name) {
+                ctx.weird(now, None, None, a.name, a.addl.as_deref(), "decode");
+            }
+        }
+    }
+
     /// Ends every flow, writes the remaining records and flushes the output.
     pub fn finish(&mut self) -> Result<(), OutputError> {
         let Pipeline { decoder, flows, ctx, anomalies, last_ts, .. } = self;

@@ -1,15 +1,19 @@
-//! `sensor replay`: capture files through the pipeline into records, with a summary.
+//! `sensor replay`: capture files through the pipeline into records, with a summary; and
+//! [`drive`], which runs any source (files, or a live interface for `sensor run`) into the
+//! outputs.
 
 use crate::config::Config;
 use crate::control::ControlServer;
 use crate::evidence::EvidenceStats;
 use crate::pipeline::Pipeline;
 use anyhow::Context as _;
-use sensor_capture::{MergedFiles, PacketSource, Poll};
+use sensor_capture::{KernelStats, MergedFiles, PacketSource, Poll};
 use sensor_output::{JsonLines, RecordSink, Tee};
 use sensor_store::{Health, Store, WriteStats, Writer};
+use sensor_wire::Timestamp;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Frames handed over per `poll`: large enough to amortise the call, small enough to keep
@@ -44,6 +48,8 @@ pub struct Summary {
     pub store: Option<WriteStats>,
     /// Evidence packets kept.
     pub evidence: EvidenceStats,
+    /// The kernel's counters, for a live capture.
+    pub kernel: Option<KernelStats>,
     /// Wall-clock time.
     pub elapsed: Duration,
 }
@@ -70,6 +76,13 @@ impl std::fmt::Display for Summary {
         }
         for (reason, n) in &self.drops {
             writeln!(f, "drops        {n:>12}  {reason}")?;
+        }
+        if let Some(k) = &self.kernel {
+            writeln!(
+                f,
+                "kernel       {:>12} received, {} dropped, ring full {} times",
+                k.received, k.dropped, k.freezes
+            )?;
         }
         if self.evidence.flows > 0 {
             let e = &self.evidence;
@@ -114,23 +127,74 @@ pub fn open_writer(dir: &Path, cfg: &Config) -> anyhow::Result<(Writer, Option<C
 
 /// Replays `captures` as one timeline into the store and/or JSON lines.
 pub fn replay(captures: &[PathBuf], cfg: &Config, outputs: &Outputs, uid_seed: u64) -> anyhow::Result<Summary> {
+    // Feeds first: opening a FIFO waits for its writer, and the feeds are watched from the start.
+    let feeds = crate::feeds::Feeds::start(&cfg.detect.intel)?;
+    let mut source = MergedFiles::open(captures)?;
+    let bar = progress_bar(&source);
+    let summary = drive(&mut source, cfg, outputs, uid_seed, feeds.as_ref(), &Drive::Files { bar: bar.as_ref() })?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(summary)
+}
+
+/// Replays `captures` into any record sink (no feeds, no progress bar); gives the sink back
+/// with the summary.
+pub fn replay_into<O: RecordSink>(
+    captures: &[PathBuf],
+    cfg: &Config,
+    output: O,
+    uid_seed: u64,
+) -> anyhow::Result<(Summary, O)> {
+    let mut source = MergedFiles::open(captures)?;
+    Run { source: &mut source, cfg, uid_seed, feeds: None, how: &Drive::Files { bar: None } }.into(output)
+}
+
+/// How a source is driven.
+pub enum Drive<'a> {
+    /// Capture files: until their end, with a progress bar when one is given.
+    Files {
+        /// The bar, set to the bytes read.
+        bar: Option<&'a indicatif::ProgressBar>,
+    },
+    /// A live interface: until `stop` is set (by SIGINT or SIGTERM); flows and fragments expire
+    /// by the wall clock; a stats line on stderr every `stats_every`.
+    Live {
+        /// Set when the capture should end.
+        stop: &'a AtomicBool,
+        /// How often the stats line is written.
+        stats_every: Duration,
+    },
+}
+
+/// Runs `source` through a pipeline into `outputs` (the store, JSON lines, or both) and returns
+/// what happened, once the outputs are closed.
+pub fn drive(
+    source: &mut dyn PacketSource,
+    cfg: &Config,
+    outputs: &Outputs,
+    uid_seed: u64,
+    feeds: Option<&crate::feeds::Feeds>,
+    how: &Drive<'_>,
+) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let jsonl = |dir: &Path| JsonLines::create(dir).context("cannot create the output logs");
+    let run = Run { source, cfg, uid_seed, feeds, how };
     let mut summary = match (&outputs.store, &outputs.jsonl) {
         (Some(store), None) => {
             let (writer, _control) = open_writer(store, cfg)?;
-            let (mut summary, writer) = replay_into(captures, cfg, writer, uid_seed)?;
+            let (mut summary, writer) = run.into(writer)?;
             summary.store = Some(writer.write_stats().clone());
             summary
         }
         (Some(store), Some(dir)) => {
             let (writer, _control) = open_writer(store, cfg)?;
             let tee = Tee { first: writer, second: jsonl(dir)? };
-            let (mut summary, tee) = replay_into(captures, cfg, tee, uid_seed)?;
+            let (mut summary, tee) = run.into(tee)?;
             summary.store = Some(tee.first.write_stats().clone());
             summary
         }
-        (None, Some(dir)) => replay_into(captures, cfg, jsonl(dir)?, uid_seed)?.0,
+        (None, Some(dir)) => run.into(jsonl(dir)?)?.0,
         (None, None) => anyhow::bail!("nothing to write to: give a store or a directory for JSON lines"),
     };
     // Closing the outputs (the logs, the store) is part of the time.
@@ -138,43 +202,93 @@ pub fn replay(captures: &[PathBuf], cfg: &Config, outputs: &Outputs, uid_seed: u
     Ok(summary)
 }
 
-/// Replays `captures` into any record sink; gives the sink back with the summary.
-pub fn replay_into<O: RecordSink>(
-    captures: &[PathBuf],
-    cfg: &Config,
-    output: O,
+/// Everything a pipeline run needs besides its output.
+struct Run<'a, 'b> {
+    source: &'a mut dyn PacketSource,
+    cfg: &'a Config,
     uid_seed: u64,
-) -> anyhow::Result<(Summary, O)> {
-    let started = Instant::now();
-    // Feeds first: opening a FIFO waits for its writer, and the feeds are watched from the start.
-    let feeds = crate::feeds::Feeds::start(&cfg.detect.intel)?;
-    let mut source = MergedFiles::open(captures)?;
-    let mut pipeline = Pipeline::new(cfg, output, uid_seed);
-    if let Some(feeds) = &feeds {
-        pipeline.set_intel(feeds.handle());
+    feeds: Option<&'a crate::feeds::Feeds>,
+    how: &'a Drive<'b>,
+}
+
+impl Run<'_, '_> {
+    /// Runs the source into `output`; gives the output back with the summary.
+    fn into<O: RecordSink>(self, output: O) -> anyhow::Result<(Summary, O)> {
+        let Run { source, cfg, uid_seed, feeds, how } = self;
+        let started = Instant::now();
+        let mut pipeline = Pipeline::new(cfg, output, uid_seed);
+        if let Some(feeds) = feeds {
+            pipeline.set_intel(feeds.handle());
+        }
+        let mut last_stats = Instant::now();
+        let mut last_expiry = Instant::now();
+        loop {
+            let poll = source.poll(BATCH, &mut |frame| pipeline.frame(&frame));
+            for anomaly in source.take_anomalies() {
+                pipeline.capture_anomaly(&anomaly);
+            }
+            let now = Instant::now();
+            pipeline.tick(now);
+            if let Some(e) = pipeline.take_error() {
+                return Err(e).context("writing records failed");
+            }
+            match how {
+                Drive::Files { bar } => {
+                    if let Some(bar) = bar {
+                        bar.set_position(source.progress().0);
+                    }
+                }
+                Drive::Live { stop, stats_every } => {
+                    if now.duration_since(last_expiry) >= EXPIRY_EVERY {
+                        last_expiry = now;
+                        pipeline.expire(wall_clock());
+                    }
+                    if now.duration_since(last_stats) >= *stats_every {
+                        last_stats = now;
+                        eprintln!("sensor: {}", stats_line(&pipeline, source.kernel_stats()));
+                    }
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                }
+            }
+            match poll? {
+                Poll::End => break,
+                Poll::Delivered(_) | Poll::Idle => {}
+            }
+        }
+        pipeline.finish().context("writing records failed")?;
+        let mut summary = summarise(&pipeline, started);
+        summary.kernel = source.kernel_stats();
+        Ok((summary, pipeline.into_output()))
     }
-    let bar = progress_bar(&source);
-    loop {
-        let poll = source.poll(BATCH, &mut |frame| pipeline.frame(&frame));
-        for anomaly in source.take_anomalies() {
-            pipeline.capture_anomaly(&anomaly);
-        }
-        pipeline.tick(Instant::now());
-        if let Some(e) = pipeline.take_error() {
-            return Err(e).context("writing records failed");
-        }
-        if let Some(bar) = &bar {
-            bar.set_position(source.progress().0);
-        }
-        match poll? {
-            Poll::End => break,
-            Poll::Delivered(_) | Poll::Idle => {}
-        }
+}
+
+/// How often a live capture expires idle flows and fragments by the wall clock.
+const EXPIRY_EVERY: Duration = Duration::from_secs(1);
+
+/// Now, as a capture timestamp (live frames carry the kernel's wall-clock time).
+fn wall_clock() -> Timestamp {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Timestamp(since.as_nanos() as u64)
+}
+
+/// One line of live counters.
+fn stats_line<O: RecordSink>(pipeline: &Pipeline<O>, kernel: Option<KernelStats>) -> String {
+    let p = pipeline.stats();
+    let out = pipeline.output().stats();
+    let mut line = format!(
+        "rx {} packets {} bytes; records conn {} dns {} weird {} alerts {}",
+        p.frames, p.bytes, out.conn, out.dns, out.weird, out.alert
+    );
+    if let Some(k) = kernel {
+        line.push_str(&format!("; kernel received {} dropped {} ring full {} times", k.received, k.dropped, k.freezes));
     }
-    pipeline.finish().context("writing records failed")?;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    line
+}
+
+/// The summary of a finished pipeline.
+fn summarise<O: RecordSink>(pipeline: &Pipeline<O>, started: Instant) -> Summary {
     let decode = pipeline.decode_counters();
     let drops = [
         sensor_wire::DropReason::TruncatedLink,
@@ -189,7 +303,7 @@ pub fn replay_into<O: RecordSink>(
     .filter(|&(_, n)| n > 0)
     .collect();
     let out = pipeline.output().stats();
-    let summary = Summary {
+    Summary {
         packets: pipeline.stats().frames,
         bytes: pipeline.stats().bytes,
         flows: out.conn,
@@ -201,9 +315,9 @@ pub fn replay_into<O: RecordSink>(
         evicted: pipeline.stats().flows_evicted,
         store: None,
         evidence: pipeline.evidence_stats(),
+        kernel: None,
         elapsed: started.elapsed(),
-    };
-    Ok((summary, pipeline.into_output()))
+    }
 }
 
 fn progress_bar(source: &MergedFiles) -> Option<indicatif::ProgressBar> {

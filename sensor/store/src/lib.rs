@@ -28,6 +28,8 @@
 //! sled allows one process per database: a query while a sensor writes goes through that
 //! sensor's control socket (the `sensor` binary), not through a second [`Store::open`].
 
+#![forbid(unsafe_code)]
+
 mod block;
 pub mod dict;
 mod query;
