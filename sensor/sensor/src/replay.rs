@@ -127,15 +127,9 @@ pub fn open_writer(dir: &Path, cfg: &Config) -> anyhow::Result<(Writer, Option<C
 
 /// Replays `captures` as one timeline into the store and/or JSON lines.
 pub fn replay(captures: &[PathBuf], cfg: &Config, outputs: &Outputs, uid_seed: u64) -> anyhow::Result<Summary> {
-    // Feeds first: opening a FIFO waits for its writer, and the feeds are watched from the start.
     let feeds = crate::feeds::Feeds::start(&cfg.detect.intel)?;
-    let mut source = MergedFiles::open(captures)?;
-    let bar = progress_bar(&source);
-    let summary = drive(&mut source, cfg, outputs, uid_seed, feeds.as_ref(), &Drive::Files { bar: bar.as_ref() })?;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    Ok(summary)
+    let open = &mut || Ok(Box::new(MergedFiles::open(captures)?) as Box<dyn PacketSource>);
+    drive(open, cfg, outputs, uid_seed, feeds.as_ref(), &Drive::Files)
 }
 
 /// Replays `captures` into any record sink (no feeds, no progress bar); gives the sink back
@@ -146,17 +140,14 @@ pub fn replay_into<O: RecordSink>(
     output: O,
     uid_seed: u64,
 ) -> anyhow::Result<(Summary, O)> {
-    let mut source = MergedFiles::open(captures)?;
-    Run { source: &mut source, cfg, uid_seed, feeds: None, how: &Drive::Files { bar: None } }.into(output)
+    let open = &mut || Ok(Box::new(MergedFiles::open(captures)?) as Box<dyn PacketSource>);
+    Run { open, cfg, uid_seed, feeds: None, how: &Drive::Files }.into(output)
 }
 
 /// How a source is driven.
 pub enum Drive<'a> {
-    /// Capture files: until their end, with a progress bar when one is given.
-    Files {
-        /// The bar, set to the bytes read.
-        bar: Option<&'a indicatif::ProgressBar>,
-    },
+    /// Capture files: until their end, with a progress bar on a terminal for large inputs.
+    Files,
     /// A live interface: until `stop` is set (by SIGINT or SIGTERM); flows and fragments expire
     /// by the wall clock; a stats line on stderr every `stats_every`.
     Live {
@@ -167,10 +158,14 @@ pub enum Drive<'a> {
     },
 }
 
-/// Runs `source` through a pipeline into `outputs` (the store, JSON lines, or both) and returns
-/// what happened, once the outputs are closed.
+/// Opens the source.
+pub type OpenSource<'a> = &'a mut dyn FnMut() -> anyhow::Result<Box<dyn PacketSource>>;
+
+/// Opens `outputs` (the store and its control socket, JSON lines, or both), then the source
+/// (`open`: a FIFO waits for its writer, and the store should answer queries meanwhile), runs it
+/// through a pipeline and returns what happened, once the outputs are closed.
 pub fn drive(
-    source: &mut dyn PacketSource,
+    open: OpenSource<'_>,
     cfg: &Config,
     outputs: &Outputs,
     uid_seed: u64,
@@ -179,7 +174,7 @@ pub fn drive(
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let jsonl = |dir: &Path| JsonLines::create(dir).context("cannot create the output logs");
-    let run = Run { source, cfg, uid_seed, feeds, how };
+    let run = Run { open, cfg, uid_seed, feeds, how };
     let mut summary = match (&outputs.store, &outputs.jsonl) {
         (Some(store), None) => {
             let (writer, _control) = open_writer(store, cfg)?;
@@ -204,7 +199,7 @@ pub fn drive(
 
 /// Everything a pipeline run needs besides its output.
 struct Run<'a, 'b> {
-    source: &'a mut dyn PacketSource,
+    open: OpenSource<'a>,
     cfg: &'a Config,
     uid_seed: u64,
     feeds: Option<&'a crate::feeds::Feeds>,
@@ -214,8 +209,10 @@ struct Run<'a, 'b> {
 impl Run<'_, '_> {
     /// Runs the source into `output`; gives the output back with the summary.
     fn into<O: RecordSink>(self, output: O) -> anyhow::Result<(Summary, O)> {
-        let Run { source, cfg, uid_seed, feeds, how } = self;
+        let Run { open, cfg, uid_seed, feeds, how } = self;
         let started = Instant::now();
+        let mut source = open()?;
+        let bar = if matches!(how, Drive::Files) { progress_bar(&*source) } else { None };
         let mut pipeline = Pipeline::new(cfg, output, uid_seed);
         if let Some(feeds) = feeds {
             pipeline.set_intel(feeds.handle());
@@ -233,8 +230,8 @@ impl Run<'_, '_> {
                 return Err(e).context("writing records failed");
             }
             match how {
-                Drive::Files { bar } => {
-                    if let Some(bar) = bar {
+                Drive::Files => {
+                    if let Some(bar) = &bar {
                         bar.set_position(source.progress().0);
                     }
                 }
@@ -258,6 +255,9 @@ impl Run<'_, '_> {
             }
         }
         pipeline.finish().context("writing records failed")?;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
         let mut summary = summarise(&pipeline, started);
         summary.kernel = source.kernel_stats();
         Ok((summary, pipeline.into_output()))
@@ -320,7 +320,7 @@ fn summarise<O: RecordSink>(pipeline: &Pipeline<O>, started: Instant) -> Summary
     }
 }
 
-fn progress_bar(source: &MergedFiles) -> Option<indicatif::ProgressBar> {
+fn progress_bar(source: &dyn PacketSource) -> Option<indicatif::ProgressBar> {
     let total = source.progress().1?;
     if total < PROGRESS_MIN_BYTES || !std::io::stderr().is_terminal() {
         return None;

@@ -36,13 +36,16 @@ pub fn run(cfg: &Config, outputs: &Outputs, uid_seed: u64) -> anyhow::Result<Sum
     if cfg.capture.method == CaptureMethod::Auto {
         eprintln!("sensor: capture method auto: AF_XDP is not built yet, using AF_PACKET");
     }
-    let mut source = AfPacketSource::open(iface, &ring)?;
-    eprintln!(
-        "sensor: capturing on {iface} with AF_PACKET (TPACKET_V3 ring of {} x {} KiB, promiscuous); \
-         SIGINT or SIGTERM stops",
-        ring.blocks,
-        ring.block_bytes / 1024
-    );
+    let open = &mut || {
+        let source = AfPacketSource::open(iface, &ring)?;
+        eprintln!(
+            "sensor: capturing on {iface} with AF_PACKET (TPACKET_V3 ring of {} x {} KiB, promiscuous); \
+             SIGINT or SIGTERM stops",
+            ring.blocks,
+            ring.block_bytes / 1024
+        );
+        Ok(Box::new(source) as Box<dyn sensor_capture::PacketSource>)
+    };
     let how = Drive::Live { stop: &stop, stats_every: cfg.capture.stats_interval };
-    drive(&mut source, cfg, outputs, uid_seed, feeds.as_ref(), &how)
+    drive(open, cfg, outputs, uid_seed, feeds.as_ref(), &how)
 }
