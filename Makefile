@@ -32,14 +32,19 @@ run: build ## Build, then run the demo scenario (synthesised capture -> records 
 demo: run ## Same as run
 
 # The tests read exported pcapng back with tshark and mount a small tmpfs (as root, in CI).
-setup-test: setup ## Install what the tests drive: tshark (parity), tcpreplay and iproute2 (live capture)
-	@command -v tshark >/dev/null && command -v tcpreplay >/dev/null && command -v ip >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark tcpreplay iproute2 >/dev/null; }
+# tshark (parity), tcpreplay and iproute2 (live capture), clang-19, libbpf-dev, bpftool, ping
+# (the XDP program: build, verifier, attach checks).
+TEST_DEB_PACKAGES := tshark tcpreplay iproute2 clang-19 libbpf-dev bpftool iputils-ping
+setup-test: setup ## Install what the tests drive (Debian packages)
+	@for p in $(TEST_DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
 test: setup-test ## Run every test (unit, parity with Zeek/tshark, every shared capture, lints)
 	$(CARGO) fmt --all --check
 	$(CARGO) test --workspace --profile ci --locked
 	$(CARGO) clippy --workspace --all-targets --profile ci --locked -- -D warnings
+	$(MAKE) -C ebpf check attach-check
 
 lint: setup ## Lints only
 	$(CARGO) fmt --all --check

@@ -53,6 +53,9 @@ pub struct CaptureConfig {
     /// How often the counters are written to the log. Default "10s".
     #[serde(with = "humantime_serde")]
     pub stats_interval: Duration,
+    /// Where the Prometheus metrics endpoint listens (`/metrics`); unset turns it off. Default
+    /// "127.0.0.1:9101" (loopback: the monitor port has no address and is never listened on).
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// AF_PACKET ring.
     pub afpacket: AfPacketSettings,
 }
@@ -63,6 +66,7 @@ impl Default for CaptureConfig {
             interfaces: Vec::new(),
             method: CaptureMethod::Auto,
             stats_interval: Duration::from_secs(10),
+            metrics_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9101))),
             afpacket: AfPacketSettings::default(),
         }
     }

@@ -8,6 +8,7 @@
 //! | `feeds.rs` | [`feeds::Feeds`]: threat-intelligence feeds loaded at start and reloaded on change |
 //! | `replay.rs` | [`replay::replay`]: capture files through a pipeline, with a [`replay::Summary`] |
 //! | `run.rs` | [`run::run`]: `sensor run`, live capture until SIGINT or SIGTERM |
+//! | `metrics.rs` | [`metrics`]: the Prometheus endpoint of `sensor run` |
 //! | `demo.rs` | [`demo::write_pcap`]: the synthesised demo scenario |
 //! | `evidence.rs` | [`evidence::Evidence`]: first and last packets of selected flows, stored at their end |
 //! | `query.rs` | [`query`]: `sensor query`'s time parsing and output formats |
@@ -21,6 +22,7 @@ pub mod control;
 pub mod demo;
 pub mod evidence;
 pub mod feeds;
+pub mod metrics;
 pub mod pipeline;
 pub mod query;
 pub mod replay;

@@ -149,12 +149,17 @@ pub enum Drive<'a> {
     /// Capture files: until their end, with a progress bar on a terminal for large inputs.
     Files,
     /// A live interface: until `stop` is set (by SIGINT or SIGTERM); flows and fragments expire
-    /// by the wall clock; a stats line on stderr every `stats_every`.
+    /// by the wall clock; a stats line on stderr every `stats_every`; the metrics text published
+    /// every second.
     Live {
+        /// The interface (for the metrics' labels).
+        iface: &'a str,
         /// Set when the capture should end.
         stop: &'a AtomicBool,
         /// How often the stats line is written.
         stats_every: Duration,
+        /// Where the metrics text goes, when the endpoint is on.
+        metrics: Option<&'a crate::metrics::Published>,
     },
 }
 
@@ -235,10 +240,13 @@ impl Run<'_, '_> {
                         bar.set_position(source.progress().0);
                     }
                 }
-                Drive::Live { stop, stats_every } => {
+                Drive::Live { iface, stop, stats_every, metrics } => {
                     if now.duration_since(last_expiry) >= EXPIRY_EVERY {
                         last_expiry = now;
                         pipeline.expire(wall_clock());
+                        if let Some(m) = metrics {
+                            m.set(crate::metrics::render(iface, &pipeline, source.kernel_stats()));
+                        }
                     }
                     if now.duration_since(last_stats) >= *stats_every {
                         last_stats = now;
@@ -264,7 +272,8 @@ impl Run<'_, '_> {
     }
 }
 
-/// How often a live capture expires idle flows and fragments by the wall clock.
+/// How often a live capture expires idle flows and fragments by the wall clock (and publishes
+/// its metrics).
 const EXPIRY_EVERY: Duration = Duration::from_secs(1);
 
 /// Now, as a capture timestamp (live frames carry the kernel's wall-clock time).
@@ -290,18 +299,11 @@ fn stats_line<O: RecordSink>(pipeline: &Pipeline<O>, kernel: Option<KernelStats>
 /// The summary of a finished pipeline.
 fn summarise<O: RecordSink>(pipeline: &Pipeline<O>, started: Instant) -> Summary {
     let decode = pipeline.decode_counters();
-    let drops = [
-        sensor_wire::DropReason::TruncatedLink,
-        sensor_wire::DropReason::MalformedIp,
-        sensor_wire::DropReason::MalformedTransport,
-        sensor_wire::DropReason::BadFragment,
-        sensor_wire::DropReason::TooDeep,
-        sensor_wire::DropReason::UnsupportedLink,
-    ]
-    .into_iter()
-    .map(|r| (r.name(), decode.dropped.get(r)))
-    .filter(|&(_, n)| n > 0)
-    .collect();
+    let drops = sensor_wire::DropReason::ALL
+        .into_iter()
+        .map(|r| (r.name(), decode.dropped.get(r)))
+        .filter(|&(_, n)| n > 0)
+        .collect();
     let out = pipeline.output().stats();
     Summary {
         packets: pipeline.stats().frames,

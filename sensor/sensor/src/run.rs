@@ -4,7 +4,8 @@
 //! or `[capture] method`. AF_PACKET (TPACKET_V3) is built; AF_XDP is the next step (`auto`
 //! takes AF_PACKET until then, and says so). Records go where a replay's go (the store, JSON
 //! lines); flows expire by the wall clock; a stats line goes to stderr every
-//! `[capture] stats_interval`; on the first SIGINT or SIGTERM every flow is ended, every record
+//! `[capture] stats_interval`, and the same counters to the Prometheus endpoint
+//! (`[capture] metrics_listen`, [`crate::metrics`]); on the first SIGINT or SIGTERM every flow is ended, every record
 //! written and the outputs flushed before exiting (a second signal exits at once).
 
 use crate::config::{CaptureMethod, Config};
@@ -46,6 +47,20 @@ pub fn run(cfg: &Config, outputs: &Outputs, uid_seed: u64) -> anyhow::Result<Sum
         );
         Ok(Box::new(source) as Box<dyn sensor_capture::PacketSource>)
     };
-    let how = Drive::Live { stop: &stop, stats_every: cfg.capture.stats_interval };
+    let published = crate::metrics::Published::default();
+    let _metrics = match cfg.capture.metrics_listen {
+        Some(addr) => {
+            let server = crate::metrics::MetricsServer::start(addr, published.clone())?;
+            eprintln!("sensor: metrics at http://{}/metrics", server.addr());
+            Some(server)
+        }
+        None => None,
+    };
+    let how = Drive::Live {
+        iface,
+        stop: &stop,
+        stats_every: cfg.capture.stats_interval,
+        metrics: cfg.capture.metrics_listen.map(|_| &published),
+    };
     drive(open, cfg, outputs, uid_seed, feeds.as_ref(), &how)
 }

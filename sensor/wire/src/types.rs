@@ -223,6 +223,16 @@ pub enum DropReason {
 }
 
 impl DropReason {
+    /// Every reason.
+    pub const ALL: [DropReason; 6] = [
+        DropReason::TruncatedLink,
+        DropReason::MalformedIp,
+        DropReason::MalformedTransport,
+        DropReason::BadFragment,
+        DropReason::TooDeep,
+        DropReason::UnsupportedLink,
+    ];
+
     /// A stable snake_case name for stats.
     pub fn name(self) -> &'static str {
         match self {

@@ -2,7 +2,7 @@
 //! with tcpreplay into one end of a veth pair in a namespace of the test's own, the sensor
 //! captures the other end, and the conn and dns records of both are compared field by field
 //! (times excepted: live frames carry the time they arrived). Also: the kernel dropped nothing,
-//! and SIGTERM stops the capture cleanly with every record written.
+//! the metrics endpoint says so, and SIGTERM stops the capture cleanly with every record written.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
 
@@ -39,7 +39,7 @@ fn skip_reason() -> Option<String> {
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
         return Some("not root (network namespaces and AF_PACKET need it)".into());
     }
-    for tool in ["ip", "tcpreplay"] {
+    for tool in ["ip", "tcpreplay", "python3"] {
         let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().ok()?;
         if !found.status.success() {
             return Some(format!("`{tool}` is not installed (make setup-test installs it)"));
@@ -66,6 +66,7 @@ impl Netns {
         let n = ns.0.as_str();
         sh(&["ip", "netns", "exec", n, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
         sh(&["ip", "netns", "exec", n, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
+        sh(&["ip", "-n", n, "link", "set", "lo", "up"]);
         sh(&["ip", "-n", n, "link", "add", "va", "type", "veth", "peer", "name", "vb"]);
         for end in ["va", "vb"] {
             sh(&["ip", "-n", n, "link", "set", end, "mtu", MTU, "up"]);
@@ -141,6 +142,13 @@ fn capture_live(ns: &Netns, capture: &Path, out: &Path) -> String {
     assert!(sent.status.success(), "tcpreplay: {}", String::from_utf8_lossy(&sent.stderr));
     assert!(report.contains("Failed packets:            0"), "tcpreplay could not send everything: {report}");
     std::thread::sleep(SETTLE);
+    // The metrics endpoint (loopback of the namespace) counts what was received.
+    let scrape =
+        "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9101/metrics').read().decode())";
+    let metrics = ns.exec().args(["python3", "-c", scrape]).output().unwrap();
+    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    assert!(metrics.contains("sensor_kernel_dropped_total{interface=\"vb\"} 0\n"), "{metrics}");
+    assert!(!metrics.contains("sensor_rx_packets_total{interface=\"vb\"} 0\n"), "{metrics}");
     sh(&["kill", "-TERM", &child.0.id().to_string()]);
     let started = Instant::now();
     loop {
