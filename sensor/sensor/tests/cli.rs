@@ -229,3 +229,17 @@ fn alerts_are_written_stored_and_exported_as_ocsf_with_their_evidence_packets() 
     let o = sensor(&["query", "--store", store, "--format", "ocsf", "--type", "dns"]);
     assert!(!o.status.success() && stderr(&o).contains("alerts only"), "{}", stderr(&o));
 }
+
+#[test]
+fn run_errors_name_the_interface_and_the_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let o = sensor(&["run", "-i", "nosuchif0", "--no-store", "--out", out]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("nosuchif0: cannot find the interface: no such interface"), "{}", stderr(&o));
+    let o = sensor(&["run", "--no-store", "--out", out]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no interface to capture on: give -i IFACE"), "{}", stderr(&o));
+    let o = sensor(&["run", "-i", "a", "-i", "b", "--no-store", "--out", out]);
+    assert!(stderr(&o).contains("2 interfaces configured"), "{}", stderr(&o));
+}
