@@ -44,7 +44,8 @@ test: setup-test ## Run every test (unit, parity with Zeek/tshark, every shared 
 	$(CARGO) fmt --all --check
 	$(CARGO) test --workspace --profile ci --locked
 	$(CARGO) clippy --workspace --all-targets --profile ci --locked -- -D warnings
-	$(MAKE) -C ebpf check attach-check
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) -C ebpf check attach-check; \
+	else echo "SKIPPED the XDP program's verifier and veth checks: not root (make -C ebpf check attach-check)"; fi
 
 lint: setup ## Lints only
 	$(CARGO) fmt --all --check
