@@ -66,10 +66,11 @@ fn index(a: usize, b: usize, c: usize) -> usize {
 /// The trigrams of `label` (with its marks), or `None` if it holds a character outside the
 /// alphabet (an underscore, an escaped byte: not a name a DGA registers).
 fn trigrams(label: &str) -> Option<impl Iterator<Item = usize> + '_> {
-    let symbols: Option<Vec<usize>> = label.bytes().map(symbol).collect();
-    let mut s = symbols?;
-    s.insert(0, START);
-    s.insert(0, START);
+    let mut s = Vec::with_capacity(label.len() + 3);
+    s.extend([START, START]);
+    for b in label.bytes() {
+        s.push(symbol(b)?);
+    }
     s.push(END);
     Some((0..s.len() - 2).map(move |i| index(s[i], s[i + 1], s[i + 2])))
 }

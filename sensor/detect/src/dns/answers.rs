@@ -100,11 +100,16 @@ impl Answers {
         if f.uids.len() < SAMPLES && !f.uids.iter().any(|u| u == seen.uid) {
             f.uids.push(seen.uid.to_owned());
         }
+        let cooling = f.alerted.is_some_and(|at| ts.since(at) < self.cooldown);
+        if cooling || f.addrs.len() < self.flux_cfg.min_addresses {
+            return;
+        }
+        // Only now, for the few domains with that many addresses: most low-TTL answers are CDNs
+        // with a handful.
         let mut networks: Vec<u32> = f.addrs.iter().map(|&a| network(a)).collect();
         networks.sort_unstable();
         networks.dedup();
-        let cooling = f.alerted.is_some_and(|at| ts.since(at) < self.cooldown);
-        if cooling || f.addrs.len() < self.flux_cfg.min_addresses || networks.len() < self.flux_cfg.min_networks {
+        if networks.len() < self.flux_cfg.min_networks {
             return;
         }
         f.alerted = Some(ts);
