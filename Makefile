@@ -15,9 +15,13 @@ FUZZ_SECONDS ?= 60
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
+# The sensor's build compiles the XDP program (ebpf/sensor.bpf.c) with clang-19 against
+# libbpf-dev's headers (sensor/capture/build.rs); without them it builds AF_PACKET-only.
+BUILD_DEB_PACKAGES := build-essential pkg-config clang-19 libbpf-dev
 setup: ## Install build dependencies (Debian packages) and check the Rust toolchain
-	@command -v cc >/dev/null && command -v pkg-config >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential pkg-config >/dev/null; }
+	@for p in $(BUILD_DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 	@command -v $(CARGO) >/dev/null || { echo "Rust $(MIN_RUST)+ is needed (https://rustup.rs): cargo not found" >&2; exit 1; }
 	@v=$$(rustc --version | awk '{print $$2}'); \
 	  if [ "$$(printf '%s\n%s\n' "$(MIN_RUST)" "$$v" | sort -V | head -1)" != "$(MIN_RUST)" ]; then \
@@ -32,9 +36,9 @@ run: build ## Build, then run the demo scenario (synthesised capture -> records 
 demo: run ## Same as run
 
 # The tests read exported pcapng back with tshark and mount a small tmpfs (as root, in CI).
-# tshark (parity), tcpreplay and iproute2 (live capture), clang-19, libbpf-dev, bpftool, ping
-# (the XDP program: build, verifier, attach checks).
-TEST_DEB_PACKAGES := tshark tcpreplay iproute2 clang-19 libbpf-dev bpftool iputils-ping
+# tshark (parity), tcpreplay, iproute2 and python3 (live capture), bpftool and ping (the XDP
+# program's verifier and attach checks).
+TEST_DEB_PACKAGES := tshark tcpreplay iproute2 python3 bpftool iputils-ping
 setup-test: setup ## Install what the tests drive (Debian packages)
 	@for p in $(TEST_DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && \

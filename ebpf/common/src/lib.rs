@@ -10,25 +10,15 @@
 //! order); prefix lengths and counters are in host order. The constructors below do the
 //! conversions, so callers pass plain `Ipv4Addr`/`Ipv6Addr`/`u16` values.
 //!
-//! The loader must also declare these types plain-old-data for aya, in a module where unsafe
-//! code is allowed (each is `Copy`, `#[repr(C)]`, has no implicit padding, and is valid for any
-//! bit pattern):
-//!
-//! ```ignore
-//! // Safety: repr(C), no implicit padding, every bit pattern valid (checked by the tests).
-//! unsafe impl aya::Pod for SensorCounters {}
-//! unsafe impl aya::Pod for SensorLpmV4Key {}
-//! unsafe impl aya::Pod for SensorLpmV6Key {}
-//! unsafe impl aya::Pod for SensorCidrValue {}
-//! unsafe impl aya::Pod for SensorFlowKey {}
-//! unsafe impl aya::Pod for SensorFlowValue {}
-//! ```
-//!
-//! Through aya's typed maps: `PerCpuArray<_, SensorCounters>` (then [`SensorCounters::sum`] over
-//! the per-CPU values), `HashMap<_, SensorFlowKey, SensorFlowValue>`, and
-//! `LpmTrie<_, [u8; 4], SensorCidrValue>` / `LpmTrie<_, [u8; 16], SensorCidrValue>` with
+//! The loader (`sensor/capture/src/xdp.rs`) reaches the maps through aya's typed maps with
+//! types aya already knows as plain old data, so no `unsafe impl aya::Pod` is needed anywhere:
+//! `PerCpuArray<_, [u64; COUNTERS_NR]>` read back with [`SensorCounters::from_array`] (then
+//! [`SensorCounters::sum`] over the CPUs); `HashMap<_, [u8; FLOW_KEY_BYTES], [u64; 3]>` with
+//! [`SensorFlowKey::to_bytes`] and [`SensorFlowValue::from_array`]; and
+//! `LpmTrie<_, [u8; 4], u32>` / `LpmTrie<_, [u8; 16], u32>` with
 //! `lpm_trie::Key::new(key.prefixlen, key.addr)`: aya's packed `Key<[u8; N]>` (prefix length,
-//! then data) has exactly the layout of [`SensorLpmV4Key`] / [`SensorLpmV6Key`].
+//! then data) has exactly the layout of [`SensorLpmV4Key`] / [`SensorLpmV6Key`], and the `u32`
+//! value is [`SensorCidrValue::rule_id`].
 
 #![forbid(unsafe_code)]
 
@@ -125,6 +115,12 @@ impl SensorCounters {
     /// The counters in index order ([`CTR_SEEN`] ..= [`CTR_BYPASSED`]).
     pub fn to_array(&self) -> [u64; COUNTERS_NR] {
         [self.seen, self.redirected, self.dropped_by_filter, self.passed, self.errors, self.bypassed]
+    }
+
+    /// The counters from their array form, as a loader reads the map's value.
+    pub fn from_array(a: [u64; COUNTERS_NR]) -> Self {
+        let [seen, redirected, dropped_by_filter, passed, errors, bypassed] = a;
+        Self { seen, redirected, dropped_by_filter, passed, errors, bypassed }
     }
 }
 
@@ -225,6 +221,17 @@ impl SensorFlowKey {
         }
     }
 
+    /// The key's bytes exactly as they lie in memory on the C side (the map's raw key).
+    pub fn to_bytes(&self) -> [u8; FLOW_KEY_BYTES] {
+        let mut b = [0; FLOW_KEY_BYTES];
+        b[..16].copy_from_slice(&self.src_addr);
+        b[16..32].copy_from_slice(&self.dst_addr);
+        b[32..34].copy_from_slice(&self.src_port.to_ne_bytes());
+        b[34..36].copy_from_slice(&self.dst_port.to_ne_bytes());
+        b[36] = self.protocol;
+        b
+    }
+
     /// The same flow seen from the other end (the second lookup the program makes).
     pub fn reversed(&self) -> Self {
         Self {
@@ -238,6 +245,9 @@ impl SensorFlowKey {
     }
 }
 
+/// Size of [`SensorFlowKey`] in bytes, its raw form in the map.
+pub const FLOW_KEY_BYTES: usize = 40;
+
 /// `struct sensor_flow_value` (24 bytes, align 8): value of [`MAP_BYPASSED`].
 ///
 /// Insert it zeroed; the program adds every bypassed frame of the flow (both directions).
@@ -250,6 +260,13 @@ pub struct SensorFlowValue {
     pub bytes: u64,
     /// `bpf_ktime_get_ns()` (`CLOCK_MONOTONIC`, ns) of the last one: 0 until the first.
     pub last_seen_ns: u64,
+}
+
+impl SensorFlowValue {
+    /// The value from its raw form in the map (three native-endian `u64`s).
+    pub fn from_array([packets, bytes, last_seen_ns]: [u64; 3]) -> Self {
+        Self { packets, bytes, last_seen_ns }
+    }
 }
 
 #[cfg(test)]
@@ -342,6 +359,15 @@ mod tests {
         assert_eq!(u16::from_be(k.dst_port), 443);
         assert_eq!(k.pad, [0; 3]);
 
+        // The raw key: the struct's bytes in field order, padding zero.
+        let raw = k.to_bytes();
+        assert_eq!(raw.len(), size_of::<SensorFlowKey>());
+        assert_eq!(raw[..16], k.src_addr);
+        assert_eq!(raw[16..32], k.dst_addr);
+        assert_eq!(raw[32..34], 40_000u16.to_be_bytes());
+        assert_eq!(raw[34..36], 443u16.to_be_bytes());
+        assert_eq!(raw[36..], [PROTO_TCP, 0, 0, 0]);
+
         let r = k.reversed();
         assert_eq!(r.src_addr, k.dst_addr);
         assert_eq!(r.dst_addr, k.src_addr);
@@ -373,5 +399,7 @@ mod tests {
         let s = SensorCounters::sum([&a, &b]);
         assert_eq!(s.to_array(), [8, 2, 1, 2, 2, 1]);
         assert_eq!(s.to_array()[CTR_SEEN], s.to_array()[CTR_REDIRECTED..].iter().sum::<u64>());
+        assert_eq!(SensorCounters::from_array(s.to_array()), s);
+        assert_eq!(SensorFlowValue::from_array([1, 2, 3]), SensorFlowValue { packets: 1, bytes: 2, last_seen_ns: 3 });
     }
 }

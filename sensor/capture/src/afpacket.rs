@@ -86,7 +86,8 @@ pub struct AfPacketSource {
     block_bytes: usize,
     blocks: usize,
     next: usize,
-    stats: KernelStats,
+    /// `PACKET_STATISTICS`, accumulated: (received, dropped, freezes).
+    stats: (u64, u64, u64),
     /// Blocks cut short because their layout did not make sense (never expected).
     bad_blocks: u64,
 }
@@ -120,14 +121,12 @@ fn interface(iface: &str) -> Result<(u32, u32), CaptureError> {
     }
     let hw = std::fs::read_to_string(format!("/sys/class/net/{iface}/type")).map_err(|_| missing())?;
     let hw: u32 = hw.trim().parse().map_err(|_| missing())?;
-    let name = std::ffi::CString::new(iface).map_err(|_| missing())?;
-    // Safety: `name` is a NUL-terminated string that outlives the call.
-    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    if index == 0 {
-        return Err(missing());
-    }
-    Ok((index, hw))
+    Ok((crate::interface_index(iface)?, hw))
 }
+
+// Safety: the ring pointer refers to a mapping this source owns alone and touches only through
+// `&mut self`; moving the source to a worker thread moves that sole ownership with it.
+unsafe impl Send for AfPacketSource {}
 
 impl AfPacketSource {
     /// Opens `iface` for capture. Needs root or CAP_NET_RAW.
@@ -219,7 +218,7 @@ impl AfPacketSource {
             block_bytes: cfg.block_bytes as usize,
             blocks: cfg.blocks as usize,
             next: 0,
-            stats: KernelStats::default(),
+            stats: (0, 0, 0),
             bad_blocks: 0,
         })
     }
@@ -336,10 +335,11 @@ impl PacketSource for AfPacketSource {
             )
         };
         if r == 0 {
-            self.stats.received += u64::from(v3.tp_packets);
-            self.stats.dropped += u64::from(v3.tp_drops);
-            self.stats.freezes += u64::from(v3.tp_freeze_q_cnt);
+            self.stats.0 += u64::from(v3.tp_packets);
+            self.stats.1 += u64::from(v3.tp_drops);
+            self.stats.2 += u64::from(v3.tp_freeze_q_cnt);
         }
-        Some(self.stats)
+        let (received, dropped, freezes) = self.stats;
+        Some(KernelStats::Packet { received, dropped, freezes })
     }
 }

@@ -11,9 +11,12 @@
 //! | `file.rs` | [`FileSource`]: classic pcap (µs and ns, either byte order) and pcapng (several interfaces, per-interface link type, timestamp resolution and offset) through the `pcap-parser` crate |
 //! | `merge.rs` | [`MergedFiles`]: several captures as one timeline, merged by timestamp |
 //! | `afpacket.rs` | [`AfPacketSource`]: live capture through an AF_PACKET TPACKET_V3 ring, with fanout |
+//! | `xdp.rs` | [`XdpProgram`]: the XDP program (`ebpf/`, built by `build.rs`) loaded and attached by aya, its counters, ignored networks and [`BypassTable`] |
+//! | `netlink.rs` | which XDP program an interface holds, and removing a stale one of ours |
+//! | `afxdp.rs` | [`AfXdpSource`]: live capture of one RX queue through an AF_XDP socket (`xdpilone` rings) |
 //!
-//! This crate is the only one of the sensor allowed `unsafe` code (the kernel's shared rings);
-//! every block says why it holds.
+//! This crate is the only one of the sensor allowed `unsafe` code (the kernel's shared rings,
+//! in `afpacket.rs` and `afxdp.rs`); every block says why it holds.
 //!
 //! Invariants: a source never panics on any input bytes. A damaged record in the middle of a file is
 //! an error naming the file and the byte offset; a truncated *last* record is a [`CaptureAnomaly`]
@@ -28,12 +31,18 @@
 //! ```
 
 mod afpacket;
+mod afxdp;
 mod file;
 mod merge;
+mod netlink;
+mod xdp;
 
 pub use afpacket::{AfPacketConfig, AfPacketSource};
+pub use afxdp::{AfXdpConfig, AfXdpSource};
 pub use file::FileSource;
 pub use merge::MergedFiles;
+pub use sensor_ebpf_common::{MAX_RX_QUEUES, SensorCounters, SensorFlowKey};
+pub use xdp::{Attached, BypassTable, XdpHandles, XdpMode, XdpProgram};
 
 use sensor_wire::{LinkType, Timestamp};
 use std::path::PathBuf;
@@ -108,8 +117,18 @@ pub enum CaptureError {
         /// What is wrong.
         reason: String,
     },
+    /// The XDP program could not be loaded or attached.
+    #[error("{iface}: cannot {op}: {detail}")]
+    Xdp {
+        /// The interface.
+        iface: String,
+        /// What was being done.
+        op: &'static str,
+        /// Why it failed, with the causes.
+        detail: String,
+    },
     /// Live capture on an interface failed.
-    #[error("{iface}: cannot {op}: {source}")]
+    #[error("{iface}: cannot {op}")]
     Live {
         /// The interface.
         iface: String,
@@ -128,6 +147,19 @@ pub enum CaptureError {
     },
 }
 
+/// The index of interface `iface`; an error naming it when there is no such interface.
+pub fn interface_index(iface: &str) -> Result<u32, CaptureError> {
+    let missing = |_| CaptureError::Live {
+        iface: iface.into(),
+        op: "find the interface",
+        source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such interface"),
+    };
+    if iface.is_empty() || iface.contains('/') {
+        return Err(missing(()));
+    }
+    nix::net::if_::if_nametoindex(iface).map_err(|_| missing(()))
+}
+
 /// A source of frames: capture files, live interfaces.
 pub trait PacketSource {
     /// Hands up to `budget` frames to `sink`, in capture order.
@@ -143,15 +175,72 @@ pub trait PacketSource {
     fn kernel_stats(&mut self) -> Option<KernelStats> {
         None
     }
+
+    /// Asks the kernel to stop delivering this flow (both directions): user space has seen
+    /// enough of it. Returns whether the source can (only AF_XDP with its XDP program can).
+    fn bypass(&mut self, flow: &SensorFlowKey) -> bool {
+        let _ = flow;
+        false
+    }
 }
 
-/// A live source's kernel counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct KernelStats {
-    /// Frames the kernel handed to the source.
-    pub received: u64,
-    /// Frames the kernel dropped because the source's ring was full.
-    pub dropped: u64,
-    /// Times the ring was full (every block waiting for user space).
-    pub freezes: u64,
+/// A live source's kernel counters, since it opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelStats {
+    /// An AF_PACKET ring (`PACKET_STATISTICS`).
+    Packet {
+        /// Frames the kernel handed to the source.
+        received: u64,
+        /// Frames the kernel dropped because the source's ring was full.
+        dropped: u64,
+        /// Times the ring was full (every block waiting for user space).
+        freezes: u64,
+    },
+    /// An AF_XDP socket (`XDP_STATISTICS`).
+    Xsk {
+        /// Frames read from the RX ring.
+        received: u64,
+        /// Frames the kernel dropped for the socket: larger than a UMEM frame, or no free frame
+        /// to copy into.
+        rx_dropped: u64,
+        /// Frames dropped because the RX ring was full.
+        rx_ring_full: u64,
+        /// Times the kernel found the fill ring empty (user space too slow to give frames back).
+        fill_ring_empty: u64,
+        /// Descriptors the kernel found invalid.
+        invalid_descs: u64,
+    },
+}
+
+impl KernelStats {
+    /// Frames the source received.
+    pub fn received(&self) -> u64 {
+        match *self {
+            KernelStats::Packet { received, .. } | KernelStats::Xsk { received, .. } => received,
+        }
+    }
+
+    /// Frames the kernel lost for want of room (ring full, no free frame).
+    pub fn dropped(&self) -> u64 {
+        match *self {
+            KernelStats::Packet { dropped, .. } => dropped,
+            KernelStats::Xsk { rx_dropped, rx_ring_full, .. } => rx_dropped + rx_ring_full,
+        }
+    }
+}
+
+impl std::fmt::Display for KernelStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            KernelStats::Packet { received, dropped, freezes } => {
+                write!(f, "{received} received, {dropped} dropped, ring full {freezes} times")
+            }
+            KernelStats::Xsk { received, rx_dropped, rx_ring_full, fill_ring_empty, invalid_descs } => write!(
+                f,
+                "{received} received, {} dropped (rx_dropped {rx_dropped}, rx_ring_full {rx_ring_full}), \
+                 fill ring empty {fill_ring_empty} times, {invalid_descs} invalid descriptors",
+                rx_dropped + rx_ring_full
+            ),
+        }
+    }
 }

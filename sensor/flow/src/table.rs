@@ -62,6 +62,13 @@ pub trait FlowSink<S> {
     /// The TCP state machine saw something odd on `flow` (Zeek's weird names); reported once per
     /// flow and name.
     fn weird(&mut self, flow: &Flow<S>, name: &'static str);
+    /// `flow` has been idle past its timeout here; if its packets are still seen elsewhere (the
+    /// kernel drops a bypassed flow's packets before they reach the table), the time of the
+    /// latest, which keeps the flow alive. None by default.
+    fn seen_elsewhere(&mut self, flow: &Flow<S>) -> Option<Timestamp> {
+        let _ = flow;
+        None
+    }
 }
 
 /// Where a packet landed.
@@ -224,6 +231,14 @@ impl<S: Default> FlowTable<S> {
                 let expired = self.slots[head as usize].flow.as_ref().is_some_and(|f| f.last.add(timeout) <= now);
                 if !expired {
                     break;
+                }
+                if let Some(flow) = self.slots[head as usize].flow.as_mut()
+                    && let Some(seen) = sink.seen_elsewhere(flow)
+                    && seen.add(timeout) > now
+                {
+                    flow.last = seen;
+                    self.touch(head, list, list);
+                    continue;
                 }
                 self.stats.expired += 1;
                 self.end(head, EndReason::Timeout, sink);

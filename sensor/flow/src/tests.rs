@@ -294,3 +294,38 @@ fn ipv6_and_vlan_flows_pair_both_directions() {
     assert!(c.ended.iter().any(|e| e.0 == "2001:db8::1:5555>2001:db8::2:53" && (e.3, e.4) == (30, 90)));
     assert!(c.ended.iter().any(|e| e.0 == "2001:db8::1:5555>2001:db8::2:53" && (e.3, e.4) == (30, 0)));
 }
+
+/// A sink that says flows are still seen elsewhere until `until` (the kernel dropping the
+/// packets of a bypassed flow).
+struct SeenElsewhere {
+    inner: Collect,
+    until: Timestamp,
+}
+
+impl FlowSink<()> for SeenElsewhere {
+    fn ended(&mut self, f: Flow<()>, reason: EndReason) {
+        self.inner.ended(f, reason);
+    }
+    fn weird(&mut self, f: &Flow<()>, name: &'static str) {
+        self.inner.weird(f, name);
+    }
+    fn seen_elsewhere(&mut self, _: &Flow<()>) -> Option<Timestamp> {
+        Some(self.until)
+    }
+}
+
+#[test]
+fn a_flow_seen_elsewhere_stays_until_idle_there_too() {
+    let mut table = FlowTable::<()>::new(FlowConfig::default());
+    let mut sink = SeenElsewhere { inner: Collect::default(), until: Timestamp(50_000_000_000) };
+    table.track(Timestamp(0), &udp(A, 1000, B, 2000, 1), &mut sink);
+    // Idle here for 61 s, but seen elsewhere 11 s ago: kept.
+    table.expire(Timestamp(61_000_000_000), &mut sink);
+    assert!(sink.inner.ended.is_empty());
+    assert_eq!(table.len(), 1);
+    // Idle in both places past the UDP timeout (60 s): ended, once.
+    table.expire(Timestamp(111_000_000_000), &mut sink);
+    assert_eq!(sink.inner.ended.len(), 1);
+    assert_eq!(sink.inner.ended[0].5, EndReason::Timeout);
+    assert_eq!(table.len(), 0);
+}

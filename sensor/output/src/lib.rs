@@ -14,6 +14,7 @@
 //! | `json.rs` | [`json`]: the small JSON object writer the records use |
 //! | `jsonl.rs` | [`JsonLines`]: `conn.jsonl`, `dns.jsonl`, `weird.jsonl`, `alerts.jsonl` in a directory |
 //! | `tee.rs` | [`Tee`]: one sink writing to two (the store and JSON lines) |
+//! | `shared.rs` | [`Shared`]: one sink written by several capture workers, under a lock |
 //! | `lib.rs` | the [`RecordSink`] trait every output implements, [`OutputStats`] |
 //!
 //! The telemetry store (`sensor-store`) is another [`RecordSink`]; [`Tee`] writes to two.
@@ -23,11 +24,13 @@
 pub mod json;
 mod jsonl;
 mod records;
+mod shared;
 mod tee;
 
 pub use jsonl::JsonLines;
 pub use records::{ConnId, ConnRecord, DnsRecordLine, EvidencePacket, EvidenceRecord, WeirdRecord};
 pub use sensor_detect::Alert;
+pub use shared::Shared;
 pub use tee::Tee;
 
 /// Errors of an output.

@@ -155,6 +155,11 @@ impl Evidence {
         !self.filter.is_empty()
     }
 
+    /// Whether the packets of flow `serial` are being kept.
+    pub fn keeps(&self, serial: u64) -> bool {
+        self.rings.contains_key(&serial)
+    }
+
     /// A flow was created: start keeping its packets if the filter selects it.
     pub fn flow_created(&mut self, serial: u64, key: &FlowKey) {
         if self.filter.selects(key) {

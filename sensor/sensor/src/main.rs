@@ -32,16 +32,20 @@ enum Command {
         #[arg(required = true)]
         captures: Vec<PathBuf>,
     },
-    /// Capture live from an interface (AF_PACKET) until SIGINT or SIGTERM, into the same records.
+    /// Capture live from interfaces (AF_XDP or AF_PACKET) until SIGINT or SIGTERM, into the same
+    /// records.
     Run {
         #[command(flatten)]
         common: RunArgs,
-        /// Interface to capture on (replaces `[capture] interfaces`).
+        /// Interface to capture on, repeatable (replaces `[capture] interfaces`).
         #[arg(short = 'i', long = "interface")]
         interfaces: Vec<String>,
         /// Capture method (replaces `[capture] method`).
         #[arg(long, value_enum)]
         capture: Option<sensor::config::CaptureMethod>,
+        /// Where the XDP program runs (replaces `[capture] xdp_mode`).
+        #[arg(long, value_enum)]
+        xdp_mode: Option<sensor::config::XdpModeSetting>,
     },
     /// Find records in the store.
     Query(QueryArgs),
@@ -149,7 +153,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Replay { common, captures } => replay(common, &captures),
-        Command::Run { common, interfaces, capture } => run(common, interfaces, capture),
+        Command::Run { common, interfaces, capture, xdp_mode } => run(common, interfaces, capture, xdp_mode),
         Command::Evidence { config, store, uid, out } => evidence(config.as_deref(), store, &uid, out.as_deref()),
         Command::Query(args) => query(args),
         Command::Demo { out } => demo(&out),
@@ -177,13 +181,21 @@ fn replay(args: RunArgs, captures: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run(args: RunArgs, interfaces: Vec<String>, method: Option<sensor::config::CaptureMethod>) -> anyhow::Result<()> {
+fn run(
+    args: RunArgs,
+    interfaces: Vec<String>,
+    method: Option<sensor::config::CaptureMethod>,
+    xdp_mode: Option<sensor::config::XdpModeSetting>,
+) -> anyhow::Result<()> {
     let (mut cfg, outputs, seed) = args.resolve()?;
     if !interfaces.is_empty() {
         cfg.capture.interfaces = interfaces;
     }
     if let Some(method) = method {
         cfg.capture.method = method;
+    }
+    if let Some(mode) = xdp_mode {
+        cfg.capture.xdp_mode = mode;
     }
     let summary = sensor::run::run(&cfg, &outputs, seed)?;
     eprintln!("{summary}");

@@ -2,13 +2,16 @@
 //! `http://[capture] metrics_listen/metrics` (default 127.0.0.1:9101: loopback, never the
 //! monitor port, which has no address).
 //!
-//! The worker renders the text once a second ([`render`]) and publishes it; a thread of its own
+//! Once a second each capture worker publishes its counters ([`WorkerView`]) and the main thread
+//! renders them, with the XDP program's and the shared output's, into the text ([`render`]); a thread of its own
 //! serves the latest text (`tiny_http`), one request at a time. Anything but `GET /metrics` is
 //! answered 404 or 405; the packet path never waits for a scrape.
 
-use crate::pipeline::Pipeline;
-use sensor_capture::KernelStats;
-use sensor_output::RecordSink;
+use crate::pipeline::{BypassStats, PipelineStats};
+use sensor_capture::{KernelStats, SensorCounters};
+use sensor_detect::DetectStats;
+use sensor_output::OutputStats;
+use sensor_wire::DecodeCounters;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -102,62 +105,163 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str
     }
 }
 
-/// The metrics of a live pipeline on `iface`, in Prometheus' text format.
-pub fn render<O: RecordSink>(iface: &str, pipeline: &Pipeline<O>, kernel: Option<KernelStats>) -> String {
-    let mut out = String::new();
-    let on = format!("{{interface=\"{iface}\"}}");
-    let p = pipeline.stats();
-    let records = pipeline.output().stats();
-    let detect = pipeline.detect_stats();
-    metric(&mut out, "sensor_rx_packets_total", "counter", "Frames received.", &[(&on, p.frames)]);
-    metric(&mut out, "sensor_rx_bytes_total", "counter", "Bytes received (lengths on the wire).", &[(&on, p.bytes)]);
-    if let Some(k) = kernel {
-        metric(
-            &mut out,
-            "sensor_kernel_received_total",
-            "counter",
-            "Frames the kernel queued to the ring.",
-            &[(&on, k.received)],
-        );
-        metric(
-            &mut out,
-            "sensor_kernel_dropped_total",
-            "counter",
-            "Frames the kernel dropped: the ring was full.",
-            &[(&on, k.dropped)],
-        );
-        metric(
-            &mut out,
-            "sensor_kernel_ring_full_total",
-            "counter",
-            "Times every ring block waited for user space.",
-            &[(&on, k.freezes)],
-        );
+/// What one capture worker last published (once a second).
+#[derive(Debug, Clone, Default)]
+pub struct WorkerView {
+    /// The interface.
+    pub iface: String,
+    /// Its RX queue (AF_XDP) or the worker's index on the interface (AF_PACKET).
+    pub queue: u32,
+    /// Pipeline counters.
+    pub pipeline: PipelineStats,
+    /// Decoder counters.
+    pub decode: DecodeCounters,
+    /// The socket's kernel counters.
+    pub kernel: Option<KernelStats>,
+    /// Flows bypassed in the kernel.
+    pub bypass: BypassStats,
+}
+
+/// The XDP program's counters on one interface.
+pub struct XdpView<'a> {
+    /// The interface.
+    pub iface: &'a str,
+    /// `native` or `generic`.
+    pub mode: &'static str,
+    /// The counters, summed over the CPUs.
+    pub counters: SensorCounters,
+}
+
+/// Collects the samples of one metric.
+struct Samples(Vec<(String, u64)>);
+
+impl Samples {
+    fn per_worker(workers: &[WorkerView], value: impl Fn(&WorkerView) -> Option<u64>) -> Samples {
+        Samples(
+            workers
+                .iter()
+                .filter_map(|w| value(w).map(|v| (format!("{{interface=\"{}\",queue=\"{}\"}}", w.iface, w.queue), v)))
+                .collect(),
+        )
     }
-    let drops = pipeline.decode_counters();
-    let reasons: Vec<(String, u64)> = sensor_wire::DropReason::ALL
-        .into_iter()
-        .map(|r| (format!("{{interface=\"{iface}\",reason=\"{}\"}}", r.name()), drops.dropped.get(r)))
+
+    fn write(&self, out: &mut String, name: &str, kind: &str, help: &str) {
+        let samples: Vec<(&str, u64)> = self.0.iter().map(|(l, v)| (l.as_str(), *v)).collect();
+        metric(out, name, kind, help, &samples);
+    }
+}
+
+/// The metrics of a live capture, in Prometheus' text format.
+pub fn render(workers: &[WorkerView], xdp: &[XdpView<'_>], records: OutputStats, detect: DetectStats) -> String {
+    let mut out = String::new();
+    let per = |f: fn(&WorkerView) -> Option<u64>| Samples::per_worker(workers, f);
+    per(|w| Some(w.pipeline.frames)).write(&mut out, "sensor_rx_packets_total", "counter", "Frames received.");
+    per(|w| Some(w.pipeline.bytes)).write(
+        &mut out,
+        "sensor_rx_bytes_total",
+        "counter",
+        "Bytes received (lengths on the wire).",
+    );
+    per(|w| w.kernel.map(|k| k.received())).write(
+        &mut out,
+        "sensor_kernel_received_total",
+        "counter",
+        "Frames the kernel handed to the socket.",
+    );
+    per(|w| w.kernel.map(|k| k.dropped())).write(
+        &mut out,
+        "sensor_kernel_dropped_total",
+        "counter",
+        "Frames the kernel dropped for want of room (ring full, no free frame).",
+    );
+    per(|w| match w.kernel {
+        Some(KernelStats::Packet { freezes, .. }) => Some(freezes),
+        _ => None,
+    })
+    .write(
+        &mut out,
+        "sensor_kernel_ring_full_total",
+        "counter",
+        "AF_PACKET: times every ring block waited for user space.",
+    );
+    for (name, help, pick) in [
+        (
+            "sensor_xsk_rx_dropped_total",
+            "AF_XDP: frames dropped by the kernel (too large for a frame, no free frame).",
+            (|k| match k {
+                KernelStats::Xsk { rx_dropped, .. } => Some(rx_dropped),
+                _ => None,
+            }) as fn(KernelStats) -> Option<u64>,
+        ),
+        ("sensor_xsk_rx_ring_full_total", "AF_XDP: frames dropped because the RX ring was full.", |k| match k {
+            KernelStats::Xsk { rx_ring_full, .. } => Some(rx_ring_full),
+            _ => None,
+        }),
+        ("sensor_xsk_fill_ring_empty_total", "AF_XDP: times the kernel found the fill ring empty.", |k| match k {
+            KernelStats::Xsk { fill_ring_empty, .. } => Some(fill_ring_empty),
+            _ => None,
+        }),
+    ] {
+        Samples::per_worker(workers, |w| w.kernel.and_then(pick)).write(&mut out, name, "counter", help);
+    }
+    let xdp_samples = |f: fn(&SensorCounters) -> u64| {
+        Samples(
+            xdp.iter()
+                .map(|x| (format!("{{interface=\"{}\",mode=\"{}\"}}", x.iface, x.mode), f(&x.counters)))
+                .collect(),
+        )
+    };
+    for (name, help, f) in [
+        ("sensor_xdp_seen_total", "XDP: frames the program ran on.", (|c| c.seen) as fn(&SensorCounters) -> u64),
+        ("sensor_xdp_redirected_total", "XDP: frames handed to an AF_XDP socket.", |c| c.redirected),
+        ("sensor_xdp_ignored_total", "XDP: frames dropped because of an ignored network.", |c| c.dropped_by_filter),
+        ("sensor_xdp_bypassed_total", "XDP: frames of bypassed flows dropped.", |c| c.bypassed),
+        ("sensor_xdp_passed_total", "XDP: frames passed to the kernel: no socket on their queue.", |c| c.passed),
+        ("sensor_xdp_errors_total", "XDP: malformed frames passed to the kernel.", |c| c.errors),
+    ] {
+        xdp_samples(f).write(&mut out, name, "counter", help);
+    }
+    let reasons: Vec<(String, u64)> = workers
+        .iter()
+        .flat_map(|w| {
+            sensor_wire::DropReason::ALL.into_iter().map(move |r| {
+                (
+                    format!("{{interface=\"{}\",queue=\"{}\",reason=\"{}\"}}", w.iface, w.queue, r.name()),
+                    w.decode.dropped.get(r),
+                )
+            })
+        })
         .collect();
-    let reasons: Vec<(&str, u64)> = reasons.iter().map(|(l, v)| (l.as_str(), *v)).collect();
-    metric(&mut out, "sensor_pipeline_dropped_total", "counter", "Frames the decoder dropped, by reason.", &reasons);
+    Samples(reasons).write(
+        &mut out,
+        "sensor_pipeline_dropped_total",
+        "counter",
+        "Frames the decoder dropped, by reason.",
+    );
     let kinds = [("conn", records.conn), ("dns", records.dns), ("weird", records.weird), ("alert", records.alert)];
-    let kinds: Vec<(String, u64)> = kinds.iter().map(|(k, v)| (format!("{{kind=\"{k}\"}}"), *v)).collect();
-    let kinds: Vec<(&str, u64)> = kinds.iter().map(|(l, v)| (l.as_str(), *v)).collect();
-    metric(&mut out, "sensor_records_total", "counter", "Records written, by kind.", &kinds);
-    metric(
+    Samples(kinds.iter().map(|(k, v)| (format!("{{kind=\"{k}\"}}"), *v)).collect()).write(
+        &mut out,
+        "sensor_records_total",
+        "counter",
+        "Records written, by kind.",
+    );
+    per(|w| Some(w.pipeline.flows_evicted)).write(
         &mut out,
         "sensor_flows_evicted_total",
         "counter",
         "Flows ended early: the flow table was full.",
-        &[("", p.flows_evicted)],
     );
-    metric(
+    per(|w| Some(w.bypass.flows)).write(
+        &mut out,
+        "sensor_flows_bypassed_total",
+        "counter",
+        "Flows handed to the kernel to drop (bypass).",
+    );
+    per(|w| Some(w.pipeline.weirds_sampled_out)).write(
         &mut out,
         "sensor_weirds_sampled_out_total",
         "counter",
         "Weirds not logged (sampling).",
-        &[("", p.weirds_sampled_out)],
     );
     metric(
         &mut out,
@@ -210,18 +314,44 @@ mod tests {
 
     #[test]
     fn renders_prometheus_text() {
-        let pipeline = Pipeline::new(
-            &crate::config::Config::default(),
-            sensor_output::JsonLines::create(tempfile::tempdir().unwrap().path()).unwrap(),
-            1,
-        );
-        let text = render("eth1", &pipeline, Some(KernelStats { received: 5, dropped: 1, freezes: 0 }));
-        assert!(
-            text.contains("# TYPE sensor_rx_packets_total counter\nsensor_rx_packets_total{interface=\"eth1\"} 0\n")
-        );
-        assert!(text.contains("sensor_kernel_dropped_total{interface=\"eth1\"} 1\n"));
+        let workers = [
+            WorkerView {
+                iface: "eth1".into(),
+                queue: 0,
+                kernel: Some(KernelStats::Packet { received: 5, dropped: 1, freezes: 0 }),
+                ..WorkerView::default()
+            },
+            WorkerView {
+                iface: "eth2".into(),
+                queue: 3,
+                pipeline: PipelineStats { frames: 9, ..PipelineStats::default() },
+                kernel: Some(KernelStats::Xsk {
+                    received: 9,
+                    rx_dropped: 2,
+                    rx_ring_full: 1,
+                    fill_ring_empty: 4,
+                    invalid_descs: 0,
+                }),
+                ..WorkerView::default()
+            },
+        ];
+        let counters = SensorCounters { seen: 12, redirected: 9, dropped_by_filter: 3, ..SensorCounters::default() };
+        let xdp = [XdpView { iface: "eth2", mode: "native", counters }];
+        let text = render(&workers, &xdp, OutputStats::default(), DetectStats::default());
+        assert!(text.contains(
+            "# TYPE sensor_rx_packets_total counter\nsensor_rx_packets_total{interface=\"eth1\",queue=\"0\"} 0\n"
+        ));
+        assert!(text.contains("sensor_rx_packets_total{interface=\"eth2\",queue=\"3\"} 9\n"));
+        assert!(text.contains("sensor_kernel_dropped_total{interface=\"eth1\",queue=\"0\"} 1\n"));
+        assert!(text.contains("sensor_kernel_dropped_total{interface=\"eth2\",queue=\"3\"} 3\n"));
+        assert!(text.contains("sensor_kernel_ring_full_total{interface=\"eth1\",queue=\"0\"} 0\n"));
+        assert!(!text.contains("sensor_kernel_ring_full_total{interface=\"eth2\""));
+        assert!(text.contains("sensor_xsk_fill_ring_empty_total{interface=\"eth2\",queue=\"3\"} 4\n"));
+        assert!(text.contains("sensor_xdp_ignored_total{interface=\"eth2\",mode=\"native\"} 3\n"));
         assert!(text.contains("sensor_records_total{kind=\"alert\"} 0\n"));
-        assert!(text.contains("sensor_pipeline_dropped_total{interface=\"eth1\",reason=\"malformed_ip\"} 0\n"));
+        assert!(
+            text.contains("sensor_pipeline_dropped_total{interface=\"eth1\",queue=\"0\",reason=\"malformed_ip\"} 0\n")
+        );
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (name, value) = line.rsplit_once(' ').unwrap();
             assert!(value.parse::<u64>().is_ok() && !name.is_empty(), "{line}");

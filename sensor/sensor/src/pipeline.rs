@@ -1,8 +1,10 @@
 //! The per-worker pipeline: decode → flows → analysers → records → detectors, run to completion
 //! per frame.
 //!
-//! One [`Pipeline`] per capture queue or replay, owning its decoder, flow table, detectors and
-//! output: no locks, no shared state. The same pipeline serves replay and (later) live capture.
+//! One [`Pipeline`] per capture queue or replay, owning its decoder and flow table. A replay's
+//! pipeline owns its detectors and output too; the workers of a live capture share one output
+//! and one set of detectors ([`Detect::Shared`]), so that a host whose flows land on several
+//! queues is still judged on all of them. The same pipeline serves replay and live capture.
 //! Every DNS transaction and every ended connection goes to the detectors right after its record
 //! is written; an alert raised on a DNS transaction also starts keeping that flow's packets as
 //! evidence.
@@ -18,7 +20,62 @@ use sensor_output::{ConnId, ConnRecord, DnsRecordLine, OutputError, RecordSink, 
 use sensor_wire::{Anomaly, Decode, DecodeCounters, FrameDecoder, LinkType, Timestamp, Transport};
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The detectors a pipeline feeds: its own (replay), or one set shared by a live capture's
+/// workers.
+pub enum Detect {
+    /// This pipeline's alone: no lock.
+    Own(Box<Detectors>),
+    /// Shared between workers.
+    Shared(Arc<Mutex<Detectors>>),
+}
+
+impl Detect {
+    /// Runs `f` on the detectors.
+    fn with<R>(&mut self, f: impl FnOnce(&mut Detectors) -> R) -> R {
+        match self {
+            Detect::Own(d) => f(d),
+            // A worker that panicked while holding the lock left the detectors usable: their
+            // state is only counters and tables.
+            Detect::Shared(d) => f(&mut d.lock().unwrap_or_else(|e| e.into_inner())),
+        }
+    }
+}
+
+/// Sheds flows user space has seen enough of: once a flow (TCP, UDP or SCTP, not DNS, not kept
+/// as evidence) has carried `after_bytes` IP bytes, the XDP program drops the rest of it in the
+/// kernel. The flow stays in the table while the kernel still sees its packets, and its kernel
+/// entry is removed when it ends.
+pub struct Bypass {
+    table: sensor_capture::BypassTable,
+    after_bytes: u64,
+    /// Inactivity is measured on the kernel's clock for bypassed flows (CLOCK_MONOTONIC).
+    stats: BypassStats,
+}
+
+/// What the bypass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BypassStats {
+    /// Flows handed to the kernel.
+    pub flows: u64,
+    /// Inserts the kernel refused (table full).
+    pub refused: u64,
+}
+
+impl Bypass {
+    /// Bypasses flows past `after_bytes` through `table`.
+    pub fn new(table: sensor_capture::BypassTable, after_bytes: u64) -> Bypass {
+        Bypass { table, after_bytes, stats: BypassStats::default() }
+    }
+
+    fn key<S>(flow: &Flow<S>) -> Option<sensor_capture::SensorFlowKey> {
+        let k = flow.key();
+        matches!(k.proto, 6 | 17 | 132)
+            .then(|| sensor_capture::SensorFlowKey::new(k.orig_h, k.resp_h, k.orig_p, k.resp_p, k.proto))
+    }
+}
 
 /// Weirds of one name (per flow, or per name for weirds outside flows) logged before sampling
 /// starts: Zeek's `Weird::sampling_threshold`.
@@ -113,7 +170,9 @@ struct Context<O> {
     /// Packets kept of flows selected for evidence.
     evidence: Evidence,
     /// The detectors.
-    detect: Detectors,
+    detect: Detect,
+    /// Flows shed in the kernel, for a live AF_XDP capture.
+    bypass: Option<Bypass>,
 }
 
 /// Where the detectors' alerts go: the output, and the evidence of the flow that raised them.
@@ -208,8 +267,9 @@ impl<O: RecordSink> DnsSink for DnsOut<'_, O> {
         self.ctx.record(result);
         let seen =
             DnsSeen { uid: &uid, client: self.id.orig_h, server: self.id.resp_h, server_port: self.id.resp_p, rec };
+        let flow = self.live.then_some(self.serial);
         let Context { out, error, evidence, detect, .. } = &mut *self.ctx;
-        detect.dns(&seen, &mut AlertOut { out, error, evidence, flow: self.live.then_some(self.serial) });
+        detect.with(|d| d.dns(&seen, &mut AlertOut { out, error, evidence, flow }));
     }
 
     fn weird(&mut self, ts: Timestamp, name: &'static str, addl: Option<&str>) {
@@ -284,7 +344,27 @@ impl<O: RecordSink> FlowSink<AppState> for Context<O> {
             resp_bytes: flow.resp_bytes(),
         };
         let Context { out, error, evidence, detect, .. } = self;
-        detect.conn(&seen, &mut AlertOut { out, error, evidence, flow: None });
+        detect.with(|d| d.conn(&seen, &mut AlertOut { out, error, evidence, flow: None }));
+        if let Some(b) = &mut self.bypass
+            && flow.orig.ip_bytes + flow.resp.ip_bytes >= b.after_bytes
+            && let Some(key) = Bypass::key(&flow)
+        {
+            // Gone from user space: the kernel must deliver the 5-tuple again.
+            b.table.remove(&key);
+        }
+    }
+
+    /// A bypassed flow's packets are dropped in the kernel, which notes when it saw the last.
+    fn seen_elsewhere(&mut self, flow: &Flow<AppState>) -> Option<Timestamp> {
+        let b = self.bypass.as_ref()?;
+        if flow.orig.ip_bytes + flow.resp.ip_bytes < b.after_bytes {
+            return None;
+        }
+        let last_ns = b.table.get(&Bypass::key(flow)?)?.last_seen_ns;
+        let now_ns = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).ok()?;
+        let now_ns = u64::try_from(now_ns.tv_sec()).ok()? * 1_000_000_000 + u64::try_from(now_ns.tv_nsec()).ok()?;
+        let ago = Duration::from_nanos(now_ns.saturating_sub(last_ns));
+        (last_ns > 0).then(|| wall_clock_minus(ago))
     }
 
     fn weird(&mut self, flow: &Flow<AppState>, name: &'static str) {
@@ -322,7 +402,8 @@ impl<O: RecordSink> Pipeline<O> {
                     &cfg.evidence,
                     EvidenceFilter::parse(&cfg.evidence.filters).unwrap_or_default(),
                 ),
-                detect: Detectors::new(&cfg.detect, uid_seed),
+                detect: Detect::Own(Box::new(Detectors::new(&cfg.detect, uid_seed))),
+                bypass: None,
             },
             dns: cfg.dns.analyzer(),
             anomalies: Vec::new(),
@@ -351,10 +432,10 @@ impl<O: RecordSink> Pipeline<O> {
                     && let Some(mac) = frame.data.get(6..12).and_then(|m| <[u8; 6]>::try_from(m).ok())
                     && ctx.is_local(&pkt.src)
                 {
-                    ctx.detect.learn_mac(pkt.src, mac);
+                    ctx.detect.with(|d| d.learn_mac(pkt.src, mac));
                 }
                 // Likewise, only when threat-intelligence indicators are loaded.
-                if tracked.created && ctx.detect.watches_flows() {
+                if tracked.created && ctx.detect.with(|d| d.watches_flows()) {
                     let key = flow.key();
                     let uid = uid(ctx.uid_seed, flow.serial);
                     let seen = FlowSeen {
@@ -365,7 +446,21 @@ impl<O: RecordSink> Pipeline<O> {
                         resp_p: key.resp_p,
                     };
                     let Context { out, error, evidence, detect, .. } = &mut *ctx;
-                    detect.flow(&seen, &mut AlertOut { out, error, evidence, flow: Some(flow.serial) });
+                    detect.with(|d| d.flow(&seen, &mut AlertOut { out, error, evidence, flow: Some(flow.serial) }));
+                }
+                if let Some(b) = &mut ctx.bypass {
+                    let total = flow.orig.ip_bytes + flow.resp.ip_bytes;
+                    if total >= b.after_bytes
+                        && total - u64::from(pkt.ip_len) < b.after_bytes
+                        && flow.app.dns.is_none()
+                        && !ctx.evidence.keeps(flow.serial)
+                        && let Some(key) = Bypass::key(flow)
+                    {
+                        match b.table.insert(&key) {
+                            Ok(()) => b.stats.flows += 1,
+                            Err(_) => b.stats.refused += 1,
+                        }
+                    }
                 }
                 ctx.evidence.packet(flow.serial, frame);
                 analyse(ctx, dns, flow, frame.ts, tracked.from_orig, &pkt.transport);
@@ -450,12 +545,27 @@ impl<O: RecordSink> Pipeline<O> {
 
     /// Matches threat-intelligence indicators published through `handle`.
     pub fn set_intel(&mut self, handle: sensor_detect::intel::IntelHandle) {
-        self.ctx.detect.set_intel(handle);
+        self.ctx.detect.with(|d| d.set_intel(handle));
+    }
+
+    /// Feeds `detectors`, shared with other workers, instead of this pipeline's own.
+    pub fn share_detectors(&mut self, detectors: Arc<Mutex<Detectors>>) {
+        self.ctx.detect = Detect::Shared(detectors);
+    }
+
+    /// Sheds flows in the kernel past the bypass threshold.
+    pub fn set_bypass(&mut self, bypass: Bypass) {
+        self.ctx.bypass = Some(bypass);
+    }
+
+    /// What the bypass did (zero without one).
+    pub fn bypass_stats(&self) -> BypassStats {
+        self.ctx.bypass.as_ref().map(|b| b.stats).unwrap_or_default()
     }
 
     /// Detector counters.
-    pub fn detect_stats(&self) -> DetectStats {
-        self.ctx.detect.stats()
+    pub fn detect_stats(&mut self) -> DetectStats {
+        self.ctx.detect.with(|d| d.stats())
     }
 
     /// Pipeline counters.
@@ -472,6 +582,12 @@ impl<O: RecordSink> Pipeline<O> {
     pub fn into_output(self) -> O {
         self.ctx.out
     }
+}
+
+/// The wall-clock time `ago` before now.
+fn wall_clock_minus(ago: Duration) -> Timestamp {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Timestamp(u64::try_from(now.saturating_sub(ago).as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// Hands a packet's payload to the analysers its flow needs.

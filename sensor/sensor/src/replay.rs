@@ -10,10 +10,8 @@ use anyhow::Context as _;
 use sensor_capture::{KernelStats, MergedFiles, PacketSource, Poll};
 use sensor_output::{JsonLines, RecordSink, Tee};
 use sensor_store::{Health, Store, WriteStats, Writer};
-use sensor_wire::Timestamp;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Frames handed over per `poll`: large enough to amortise the call, small enough to keep
@@ -48,13 +46,39 @@ pub struct Summary {
     pub store: Option<WriteStats>,
     /// Evidence packets kept.
     pub evidence: EvidenceStats,
-    /// The kernel's counters, for a live capture.
-    pub kernel: Option<KernelStats>,
+    /// The kernel's counters of each socket of a live capture (`IFACE/QUEUE` or `IFACE`).
+    pub kernel: Vec<(String, KernelStats)>,
+    /// The XDP program's counters per interface of a live AF_XDP capture, with its mode.
+    pub xdp: Vec<(String, &'static str, sensor_capture::SensorCounters)>,
+    /// Flows bypassed in the kernel.
+    pub bypass: crate::pipeline::BypassStats,
     /// Wall-clock time.
     pub elapsed: Duration,
 }
 
 impl Summary {
+    /// Adds what another worker of the same capture received (records are counted once, by
+    /// the shared output, so they are not added).
+    pub fn absorb(&mut self, other: Summary) {
+        self.packets += other.packets;
+        self.bytes += other.bytes;
+        self.non_ip += other.non_ip;
+        self.evicted += other.evicted;
+        for (reason, n) in other.drops {
+            match self.drops.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, total)) => *total += n,
+                None => self.drops.push((reason, n)),
+            }
+        }
+        self.evidence.flows += other.evidence.flows;
+        self.evidence.packets += other.evidence.packets;
+        self.evidence.over_cap += other.evidence.over_cap;
+        self.evidence.bytes += other.evidence.bytes;
+        self.kernel.extend(other.kernel);
+        self.bypass.flows += other.bypass.flows;
+        self.bypass.refused += other.bypass.refused;
+    }
+
     /// Packets per second over the wall-clock time.
     pub fn packets_per_sec(&self) -> f64 {
         self.packets as f64 / self.elapsed.as_secs_f64().max(1e-9)
@@ -77,12 +101,18 @@ impl std::fmt::Display for Summary {
         for (reason, n) in &self.drops {
             writeln!(f, "drops        {n:>12}  {reason}")?;
         }
-        if let Some(k) = &self.kernel {
+        for (queue, k) in &self.kernel {
+            writeln!(f, "kernel       {queue:>12}  {k}")?;
+        }
+        for (iface, mode, c) in &self.xdp {
             writeln!(
                 f,
-                "kernel       {:>12} received, {} dropped, ring full {} times",
-                k.received, k.dropped, k.freezes
+                "xdp          {iface:>12}  {mode}: {} seen, {} redirected, {} ignored, {} bypassed, {} passed, {} errors",
+                c.seen, c.redirected, c.dropped_by_filter, c.bypassed, c.passed, c.errors
             )?;
+        }
+        if self.bypass.flows > 0 || self.bypass.refused > 0 {
+            writeln!(f, "bypassed     {:>12} flows ({} refused: table full)", self.bypass.flows, self.bypass.refused)?;
         }
         if self.evidence.flows > 0 {
             let e = &self.evidence;
@@ -129,7 +159,7 @@ pub fn open_writer(dir: &Path, cfg: &Config) -> anyhow::Result<(Writer, Option<C
 pub fn replay(captures: &[PathBuf], cfg: &Config, outputs: &Outputs, uid_seed: u64) -> anyhow::Result<Summary> {
     let feeds = crate::feeds::Feeds::start(&cfg.detect.intel)?;
     let open = &mut || Ok(Box::new(MergedFiles::open(captures)?) as Box<dyn PacketSource>);
-    drive(open, cfg, outputs, uid_seed, feeds.as_ref(), &Drive::Files)
+    drive(Files { open, cfg, uid_seed, feeds: feeds.as_ref(), progress: true }, cfg, outputs)
 }
 
 /// Replays `captures` into any record sink (no feeds, no progress bar); gives the sink back
@@ -141,60 +171,40 @@ pub fn replay_into<O: RecordSink>(
     uid_seed: u64,
 ) -> anyhow::Result<(Summary, O)> {
     let open = &mut || Ok(Box::new(MergedFiles::open(captures)?) as Box<dyn PacketSource>);
-    Run { open, cfg, uid_seed, feeds: None, how: &Drive::Files }.into(output)
+    Files { open, cfg, uid_seed, feeds: None, progress: false }.run_into(output)
 }
 
-/// How a source is driven.
-pub enum Drive<'a> {
-    /// Capture files: until their end, with a progress bar on a terminal for large inputs.
-    Files,
-    /// A live interface: until `stop` is set (by SIGINT or SIGTERM); flows and fragments expire
-    /// by the wall clock; a stats line on stderr every `stats_every`; the metrics text published
-    /// every second.
-    Live {
-        /// The interface (for the metrics' labels).
-        iface: &'a str,
-        /// Set when the capture should end.
-        stop: &'a AtomicBool,
-        /// How often the stats line is written.
-        stats_every: Duration,
-        /// Where the metrics text goes, when the endpoint is on.
-        metrics: Option<&'a crate::metrics::Published>,
-    },
+/// Runs a source, or several, into an output and gives the output back with the summary:
+/// [`Files`] for a replay, `crate::run::Live` for live capture.
+pub trait Runner {
+    /// Runs into `output`.
+    fn run<O: RecordSink + Send>(self, output: O) -> anyhow::Result<(Summary, O)>;
 }
 
 /// Opens the source.
 pub type OpenSource<'a> = &'a mut dyn FnMut() -> anyhow::Result<Box<dyn PacketSource>>;
 
-/// Opens `outputs` (the store and its control socket, JSON lines, or both), then the source
-/// (`open`: a FIFO waits for its writer, and the store should answer queries meanwhile), runs it
-/// through a pipeline and returns what happened, once the outputs are closed.
-pub fn drive(
-    open: OpenSource<'_>,
-    cfg: &Config,
-    outputs: &Outputs,
-    uid_seed: u64,
-    feeds: Option<&crate::feeds::Feeds>,
-    how: &Drive<'_>,
-) -> anyhow::Result<Summary> {
+/// Opens `outputs` (the store and its control socket, JSON lines, or both), then runs `runner`
+/// into them (which opens its sources: a FIFO waits for its writer, and the store should answer
+/// queries meanwhile), and returns what happened, once the outputs are closed.
+pub fn drive(runner: impl Runner, cfg: &Config, outputs: &Outputs) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let jsonl = |dir: &Path| JsonLines::create(dir).context("cannot create the output logs");
-    let run = Run { open, cfg, uid_seed, feeds, how };
     let mut summary = match (&outputs.store, &outputs.jsonl) {
         (Some(store), None) => {
             let (writer, _control) = open_writer(store, cfg)?;
-            let (mut summary, writer) = run.into(writer)?;
+            let (mut summary, writer) = runner.run(writer)?;
             summary.store = Some(writer.write_stats().clone());
             summary
         }
         (Some(store), Some(dir)) => {
             let (writer, _control) = open_writer(store, cfg)?;
             let tee = Tee { first: writer, second: jsonl(dir)? };
-            let (mut summary, tee) = run.into(tee)?;
+            let (mut summary, tee) = runner.run(tee)?;
             summary.store = Some(tee.first.write_stats().clone());
             summary
         }
-        (None, Some(dir)) => run.into(jsonl(dir)?)?.0,
+        (None, Some(dir)) => runner.run(jsonl(dir)?)?.0,
         (None, None) => anyhow::bail!("nothing to write to: give a store or a directory for JSON lines"),
     };
     // Closing the outputs (the logs, the store) is part of the time.
@@ -202,60 +212,48 @@ pub fn drive(
     Ok(summary)
 }
 
-/// Everything a pipeline run needs besides its output.
-struct Run<'a, 'b> {
-    open: OpenSource<'a>,
-    cfg: &'a Config,
-    uid_seed: u64,
-    feeds: Option<&'a crate::feeds::Feeds>,
-    how: &'a Drive<'b>,
+/// Capture files through one pipeline, until their end.
+pub struct Files<'a> {
+    /// Opens the merged files.
+    pub open: OpenSource<'a>,
+    /// The configuration.
+    pub cfg: &'a Config,
+    /// Seed of the uids.
+    pub uid_seed: u64,
+    /// Threat-intelligence feeds, if loaded.
+    pub feeds: Option<&'a crate::feeds::Feeds>,
+    /// A progress bar on a terminal for large inputs.
+    pub progress: bool,
 }
 
-impl Run<'_, '_> {
-    /// Runs the source into `output`; gives the output back with the summary.
-    fn into<O: RecordSink>(self, output: O) -> anyhow::Result<(Summary, O)> {
-        let Run { open, cfg, uid_seed, feeds, how } = self;
+impl Runner for Files<'_> {
+    fn run<O: RecordSink + Send>(self, output: O) -> anyhow::Result<(Summary, O)> {
+        self.run_into(output)
+    }
+}
+
+impl Files<'_> {
+    /// Runs into `output`, which need not be `Send` (one thread).
+    fn run_into<O: RecordSink>(self, output: O) -> anyhow::Result<(Summary, O)> {
+        let Files { open, cfg, uid_seed, feeds, progress } = self;
         let started = Instant::now();
         let mut source = open()?;
-        let bar = if matches!(how, Drive::Files) { progress_bar(&*source) } else { None };
+        let bar = if progress { progress_bar(&*source) } else { None };
         let mut pipeline = Pipeline::new(cfg, output, uid_seed);
         if let Some(feeds) = feeds {
             pipeline.set_intel(feeds.handle());
         }
-        let mut last_stats = Instant::now();
-        let mut last_expiry = Instant::now();
         loop {
             let poll = source.poll(BATCH, &mut |frame| pipeline.frame(&frame));
             for anomaly in source.take_anomalies() {
                 pipeline.capture_anomaly(&anomaly);
             }
-            let now = Instant::now();
-            pipeline.tick(now);
+            pipeline.tick(Instant::now());
             if let Some(e) = pipeline.take_error() {
                 return Err(e).context("writing records failed");
             }
-            match how {
-                Drive::Files => {
-                    if let Some(bar) = &bar {
-                        bar.set_position(source.progress().0);
-                    }
-                }
-                Drive::Live { iface, stop, stats_every, metrics } => {
-                    if now.duration_since(last_expiry) >= EXPIRY_EVERY {
-                        last_expiry = now;
-                        pipeline.expire(wall_clock());
-                        if let Some(m) = metrics {
-                            m.set(crate::metrics::render(iface, &pipeline, source.kernel_stats()));
-                        }
-                    }
-                    if now.duration_since(last_stats) >= *stats_every {
-                        last_stats = now;
-                        eprintln!("sensor: {}", stats_line(&pipeline, source.kernel_stats()));
-                    }
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                }
+            if let Some(bar) = &bar {
+                bar.set_position(source.progress().0);
             }
             match poll? {
                 Poll::End => break,
@@ -266,59 +264,33 @@ impl Run<'_, '_> {
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        let mut summary = summarise(&pipeline, started);
-        summary.kernel = source.kernel_stats();
+        let mut summary = summarise(&mut pipeline, started);
+        let out = pipeline.output().stats();
+        (summary.flows, summary.dns, summary.anomalies) = (out.conn, out.dns, out.weird);
         Ok((summary, pipeline.into_output()))
     }
 }
 
-/// How often a live capture expires idle flows and fragments by the wall clock (and publishes
-/// its metrics).
-const EXPIRY_EVERY: Duration = Duration::from_secs(1);
-
-/// Now, as a capture timestamp (live frames carry the kernel's wall-clock time).
-fn wall_clock() -> Timestamp {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    Timestamp(since.as_nanos() as u64)
-}
-
-/// One line of live counters.
-fn stats_line<O: RecordSink>(pipeline: &Pipeline<O>, kernel: Option<KernelStats>) -> String {
-    let p = pipeline.stats();
-    let out = pipeline.output().stats();
-    let mut line = format!(
-        "rx {} packets {} bytes; records conn {} dns {} weird {} alerts {}",
-        p.frames, p.bytes, out.conn, out.dns, out.weird, out.alert
-    );
-    if let Some(k) = kernel {
-        line.push_str(&format!("; kernel received {} dropped {} ring full {} times", k.received, k.dropped, k.freezes));
-    }
-    line
-}
-
-/// The summary of a finished pipeline.
-fn summarise<O: RecordSink>(pipeline: &Pipeline<O>, started: Instant) -> Summary {
+/// The summary of a finished pipeline: what it received and decoded (the records written are
+/// the output's, which several pipelines may share: the caller fills them in).
+pub fn summarise<O: RecordSink>(pipeline: &mut Pipeline<O>, started: Instant) -> Summary {
     let decode = pipeline.decode_counters();
     let drops = sensor_wire::DropReason::ALL
         .into_iter()
         .map(|r| (r.name(), decode.dropped.get(r)))
         .filter(|&(_, n)| n > 0)
         .collect();
-    let out = pipeline.output().stats();
+    let non_ip = decode.non_ip;
     Summary {
         packets: pipeline.stats().frames,
         bytes: pipeline.stats().bytes,
-        flows: out.conn,
-        dns: out.dns,
-        anomalies: out.weird,
-        alerts: pipeline.detect_stats().alerts,
         drops,
-        non_ip: decode.non_ip,
+        non_ip,
         evicted: pipeline.stats().flows_evicted,
-        store: None,
         evidence: pipeline.evidence_stats(),
-        kernel: None,
+        alerts: pipeline.detect_stats().alerts,
         elapsed: started.elapsed(),
+        ..Summary::default()
     }
 }
 
