@@ -13,12 +13,14 @@
  *      on inspecting);
  *   5. otherwise redirect it to the AF_XDP socket bound to its RX queue.
  *
- * Fail-open: the program must never hide traffic from the host because of
- * its own limits. A frame it cannot parse is passed to the kernel stack (and
- * counted in `errors`); a frame whose queue has no socket is passed as well
- * (counted in `passed`). Frames that are simply not IP (ARP, LLDP, ...) or
- * carry more VLAN tags than parsed are redirected like any other: the sensor
- * wants them, only the in-kernel filters cannot apply to them.
+ * Fail-open: the program must never hide traffic from the host, nor from the
+ * sensor, because of its own limits. A frame whose queue has no socket is
+ * passed to the kernel stack (counted in `passed`). A frame it cannot parse
+ * (truncated, inconsistent headers) is delivered like any other, unfiltered,
+ * and also counted in `errors`: malformed traffic is what a sensor must see
+ * (its decoder turns it into anomaly records). Frames that are simply not IP
+ * (ARP, LLDP, ...) or carry more VLAN tags than parsed are delivered as well:
+ * only the in-kernel filters cannot apply to them.
  *
  * Layouts shared with user space live in sensor_maps.h.
  */
@@ -395,8 +397,9 @@ int sensor_xdp(struct xdp_md *ctx)
 		return deliver(ctx, cnt);
 	case PARSE_MALFORMED:
 	default:
+		/* Unfiltered, but the sensor sees it (an anomaly to record). */
 		cnt->errors++;
-		return XDP_PASS;
+		return deliver(ctx, cnt);
 	}
 
 	if (frame_ignored(&info)) {

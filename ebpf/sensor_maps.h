@@ -69,16 +69,18 @@ enum sensor_counter_index {
 	SENSOR_CTR_REDIRECTED		= 1, /* handed to an AF_XDP socket */
 	SENSOR_CTR_DROPPED_BY_FILTER	= 2, /* src or dst in an ignored CIDR */
 	SENSOR_CTR_PASSED		= 3, /* no socket on this queue: to the stack */
-	SENSOR_CTR_ERRORS		= 4, /* malformed/truncated: passed to the stack */
+	SENSOR_CTR_ERRORS		= 4, /* malformed/truncated: delivered unfiltered */
 	SENSOR_CTR_BYPASSED		= 5, /* flow in bypassed_flows: dropped */
 	SENSOR_CTR_NR			= 6, /* number of counters */
 };
 
 /*
- * 48 bytes, align 8. Invariant (per CPU, and so for the sums):
- *   seen == redirected + dropped_by_filter + passed + errors + bypassed
- * ("passed" counts only fail-open passes for want of a socket; frames passed
- * because they were malformed are in "errors").
+ * 48 bytes, align 8. Invariants (per CPU, and so for the sums):
+ *   seen == redirected + dropped_by_filter + passed + bypassed
+ *   errors <= redirected + passed
+ * ("passed" counts fail-open passes for want of a socket; "errors" counts
+ * malformed frames, which no filter applies to and which are delivered, so
+ * they are also in "redirected" or "passed").
  */
 struct sensor_counters {
 	__u64 seen;			/* offset  0 */

@@ -74,7 +74,8 @@ pub const COUNTERS_NR: usize = 6;
 /// `struct sensor_counters` (48 bytes, align 8): value of [`MAP_COUNTERS`], one copy per CPU.
 ///
 /// Sum the copies of all CPUs with [`SensorCounters::add`]. For every copy and for the sum,
-/// `seen == redirected + dropped_by_filter + passed + errors + bypassed`.
+/// `seen == redirected + dropped_by_filter + passed + bypassed`, and `errors <= redirected +
+/// passed` (malformed frames are delivered too).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SensorCounters {
@@ -86,7 +87,8 @@ pub struct SensorCounters {
     pub dropped_by_filter: u64,
     /// Frames passed to the kernel stack because their queue had no socket (fail-open).
     pub passed: u64,
-    /// Malformed or truncated frames, passed to the kernel stack (fail-open).
+    /// Malformed or truncated frames: no filter applied, delivered all the same (so also counted
+    /// in `redirected` or `passed`).
     pub errors: u64,
     /// Frames dropped because their flow is in [`MAP_BYPASSED`].
     pub bypassed: u64,
@@ -395,10 +397,10 @@ mod tests {
     #[test]
     fn counters_sum() {
         let a = SensorCounters { seen: 5, redirected: 2, dropped_by_filter: 1, passed: 1, errors: 0, bypassed: 1 };
-        let b = SensorCounters { seen: 3, redirected: 0, dropped_by_filter: 0, passed: 1, errors: 2, bypassed: 0 };
+        let b = SensorCounters { seen: 3, redirected: 2, dropped_by_filter: 0, passed: 1, errors: 2, bypassed: 0 };
         let s = SensorCounters::sum([&a, &b]);
-        assert_eq!(s.to_array(), [8, 2, 1, 2, 2, 1]);
-        assert_eq!(s.to_array()[CTR_SEEN], s.to_array()[CTR_REDIRECTED..].iter().sum::<u64>());
+        assert_eq!(s.to_array(), [8, 4, 1, 2, 2, 1]);
+        assert_eq!(s.seen, s.redirected + s.dropped_by_filter + s.passed + s.bypassed);
         assert_eq!(SensorCounters::from_array(s.to_array()), s);
         assert_eq!(SensorFlowValue::from_array([1, 2, 3]), SensorFlowValue { packets: 1, bytes: 2, last_seen_ns: 3 });
     }

@@ -17,11 +17,11 @@
 #![allow(unsafe_code)] // the kernel's ring; each block documents why it holds
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+use crate::mapping::Mapping;
 use crate::{CaptureError, Frame, KernelStats, PacketSource, Poll};
 use sensor_wire::{LinkType, Timestamp};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::ptr::NonNull;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -62,26 +62,13 @@ const ALL_PROTOCOLS: u16 = (libc::ETH_P_ALL as u16).to_be();
 const ARPHRD_ETHER: u32 = 1;
 const ARPHRD_NONE: u32 = 65534;
 
-/// The mapped ring, unmapped on drop.
-struct Ring {
-    base: NonNull<u8>,
-    len: usize,
-}
-
-impl Drop for Ring {
-    fn drop(&mut self) {
-        // Safety: `base` and `len` are exactly what `mmap` returned and nothing borrows the ring
-        // any more (frames are handed out only within `poll`).
-        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
-    }
-}
-
 /// A live AF_PACKET capture of one interface.
 pub struct AfPacketSource {
     iface: String,
     link: LinkType,
-    // Field order: the ring is unmapped before the socket closes.
-    ring: Ring,
+    // Field order: the ring is unmapped before the socket closes (frames are borrowed from it
+    // only within `poll`).
+    ring: Mapping,
     fd: OwnedFd,
     block_bytes: usize,
     blocks: usize,
@@ -165,25 +152,7 @@ impl AfPacketSource {
             tp_feature_req_word: 0,
         };
         set_option(&fd, libc::SOL_PACKET, libc::PACKET_RX_RING, &req).map_err(err("set up the receive ring"))?;
-        // Safety: maps the ring the kernel just allocated for this socket, shared, with its exact
-        // size; the result is checked before use.
-        let base = unsafe {
-            libc::mmap(
-                core::ptr::null_mut(),
-                ring_bytes,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(err("map the receive ring")(io::Error::last_os_error()));
-        }
-        let ring = Ring {
-            base: NonNull::new(base.cast()).ok_or_else(|| err("map the receive ring")(io::Error::other("null")))?,
-            len: ring_bytes,
-        };
+        let ring = Mapping::of_socket(fd.as_fd(), ring_bytes).map_err(err("map the receive ring"))?;
         set_option(&fd, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &(1 as libc::c_int))
             .map_err(err("ignore outgoing frames"))?;
         // Safety: `sockaddr_ll` is plain data for which all zeroes is a valid value.
@@ -234,7 +203,7 @@ impl AfPacketSource {
         // Safety: `i < blocks`, so the word lies inside the mapping, which lives as long as
         // `self`; `block_status` is the first field of `hdr`, 8-byte aligned in a page-aligned
         // block; the kernel accesses it atomically too.
-        unsafe { AtomicU32::from_ptr(self.ring.base.as_ptr().add(offset).cast()) }
+        unsafe { AtomicU32::from_ptr(self.ring.base().as_ptr().add(offset).cast()) }
     }
 
     /// Waits up to [`WAIT`] for the socket to be readable (a block handed over).
@@ -256,8 +225,9 @@ impl AfPacketSource {
         // Safety: block `i` lies inside the mapping and belongs to user space until its status
         // is set back to TP_STATUS_KERNEL (after this function), so the kernel does not write
         // it meanwhile; the slice does not outlive this call.
-        let block: &[u8] =
-            unsafe { core::slice::from_raw_parts(self.ring.base.as_ptr().add(i * self.block_bytes), self.block_bytes) };
+        let block: &[u8] = unsafe {
+            core::slice::from_raw_parts(self.ring.base().as_ptr().add(i * self.block_bytes), self.block_bytes)
+        };
         let field = |at: usize| block.get(at..at + 4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
         // tpacket_block_desc: version, offset_to_priv, then hdr (tpacket_hdr_v1): block_status,
         // num_pkts, offset_to_first_pkt.

@@ -14,9 +14,10 @@
 //! | `xdp.rs` | [`XdpProgram`]: the XDP program (`ebpf/`, built by `build.rs`) loaded and attached by aya, its counters, ignored networks and [`BypassTable`] |
 //! | `netlink.rs` | which XDP program an interface holds, and removing a stale one of ours |
 //! | `afxdp.rs` | [`AfXdpSource`]: live capture of one RX queue through an AF_XDP socket (`xdpilone` rings) |
+//! | `mapping.rs` | memory shared with the kernel (a ring, a UMEM), unmapped on drop |
 //!
 //! This crate is the only one of the sensor allowed `unsafe` code (the kernel's shared rings,
-//! in `afpacket.rs` and `afxdp.rs`); every block says why it holds.
+//! in `mapping.rs`, `afpacket.rs` and `afxdp.rs`); every block says why it holds.
 //!
 //! Invariants: a source never panics on any input bytes. A damaged record in the middle of a file is
 //! an error naming the file and the byte offset; a truncated *last* record is a [`CaptureAnomaly`]
@@ -33,6 +34,7 @@
 mod afpacket;
 mod afxdp;
 mod file;
+mod mapping;
 mod merge;
 mod netlink;
 mod xdp;

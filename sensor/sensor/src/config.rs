@@ -97,8 +97,9 @@ pub struct CaptureConfig {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// AF_PACKET ring.
     pub afpacket: AfPacketSettings,
-    /// AF_XDP sockets.
-    pub afxdp: AfXdpSettings,
+    /// AF_XDP sockets (the `[capture.afxdp]` section; defaults measured on veth at 1 Mpps:
+    /// docs/PLATFORM.md).
+    pub afxdp: sensor_capture::AfXdpConfig,
 }
 
 impl Default for CaptureConfig {
@@ -113,7 +114,7 @@ impl Default for CaptureConfig {
             stats_interval: Duration::from_secs(10),
             metrics_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9101))),
             afpacket: AfPacketSettings::default(),
-            afxdp: AfXdpSettings::default(),
+            afxdp: sensor_capture::AfXdpConfig::default(),
         }
     }
 }
@@ -149,53 +150,6 @@ impl AfPacketSettings {
             blocks: self.blocks,
             block_timeout: self.block_timeout,
             ..sensor_capture::AfPacketConfig::default()
-        }
-    }
-}
-
-/// AF_XDP settings (the `[capture.afxdp]` section; see `sensor_capture::AfXdpConfig`, whose
-/// defaults were measured on veth at 1 Mpps: docs/PLATFORM.md).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct AfXdpSettings {
-    /// UMEM frames per socket (a power of two). Default 32768.
-    pub frames: u32,
-    /// Bytes per frame: 2048 or 4096 (frames up to 1792 / 3840 bytes). Default 2048.
-    pub frame_bytes: u32,
-    /// RX ring entries (a power of two). Default 16384.
-    pub rx_ring: u32,
-    /// Fill ring entries (a power of two). Default 16384.
-    pub fill_ring: u32,
-    /// Most frames handed to the pipeline per call. Default 256.
-    pub batch: u32,
-    /// Try a zero-copy bind first (copy mode where the driver refuses). Default true.
-    pub zero_copy: bool,
-}
-
-impl Default for AfXdpSettings {
-    fn default() -> Self {
-        let d = sensor_capture::AfXdpConfig::default();
-        AfXdpSettings {
-            frames: d.frames,
-            frame_bytes: d.frame_bytes,
-            rx_ring: d.rx_ring,
-            fill_ring: d.fill_ring,
-            batch: d.batch,
-            zero_copy: d.zero_copy,
-        }
-    }
-}
-
-impl AfXdpSettings {
-    /// The capture crate's settings.
-    pub fn source(&self) -> sensor_capture::AfXdpConfig {
-        sensor_capture::AfXdpConfig {
-            frames: self.frames,
-            frame_bytes: self.frame_bytes,
-            rx_ring: self.rx_ring,
-            fill_ring: self.fill_ring,
-            batch: self.batch,
-            zero_copy: self.zero_copy,
         }
     }
 }

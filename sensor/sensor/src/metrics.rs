@@ -217,7 +217,7 @@ pub fn render(workers: &[WorkerView], xdp: &[XdpView<'_>], records: OutputStats,
         ("sensor_xdp_ignored_total", "XDP: frames dropped because of an ignored network.", |c| c.dropped_by_filter),
         ("sensor_xdp_bypassed_total", "XDP: frames of bypassed flows dropped.", |c| c.bypassed),
         ("sensor_xdp_passed_total", "XDP: frames passed to the kernel: no socket on their queue.", |c| c.passed),
-        ("sensor_xdp_errors_total", "XDP: malformed frames passed to the kernel.", |c| c.errors),
+        ("sensor_xdp_malformed_total", "XDP: malformed frames, delivered unfiltered.", |c| c.errors),
     ] {
         xdp_samples(f).write(&mut out, name, "counter", help);
     }

@@ -107,7 +107,7 @@ impl std::fmt::Display for Summary {
         for (iface, mode, c) in &self.xdp {
             writeln!(
                 f,
-                "xdp          {iface:>12}  {mode}: {} seen, {} redirected, {} ignored, {} bypassed, {} passed, {} errors",
+                "xdp          {iface:>12}  {mode}: {} seen, {} redirected, {} ignored, {} bypassed, {} passed, {} malformed",
                 c.seen, c.redirected, c.dropped_by_filter, c.bypassed, c.passed, c.errors
             )?;
         }

@@ -152,11 +152,11 @@ fn open_afxdp(iface: &str, cfg: &Config) -> anyhow::Result<(XdpProgram, Vec<Work
     }
     let handles = program.handles().with_context(|| format!("{iface}: the XDP program's maps"))?;
     let queues = rx_queues(iface)?;
-    let settings = c.afxdp.source();
+    let settings = &c.afxdp;
     let mut workers = Vec::new();
     let mut zero_copy = true;
     for queue in 0..queues {
-        let source = AfXdpSource::open(iface, queue, &settings, &handles)?;
+        let source = AfXdpSource::open(iface, queue, settings, &handles)?;
         zero_copy &= source.zero_copy();
         let bypass = bypass_table(&handles, c.bypass_after_bytes)?;
         workers.push(Worker { iface: iface.into(), queue, source: Box::new(source), bypass });

@@ -92,7 +92,7 @@ fn afxdp_native_on_two_queues_equals_replay() {
         // Everything the program saw went to a socket.
         let seen: u64 = xdp.split("native: ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
         assert!(
-            seen > 0 && xdp.contains(&format!("{seen} redirected, 0 ignored, 0 bypassed, 0 passed, 0 errors")),
+            seen > 0 && xdp.contains(&format!("{seen} redirected, 0 ignored, 0 bypassed, 0 passed, 0 malformed")),
             "{xdp}"
         );
     }
