@@ -236,3 +236,32 @@ fn a_stale_program_of_ours_is_replaced_and_another_tools_is_left_alone() {
     assert_same_records(&fallback, &replayed, TIMES, "AF_PACKET fallback");
     assert!(ns.monitor_link().contains("other_tool"), "{}", ns.monitor_link());
 }
+
+#[test]
+fn without_privileges_the_errors_name_the_interface_and_the_step() {
+    let Some(_turn) = turn() else { return };
+    let ns = Netns::new("priv", XDP_MTU, 1);
+    let dir = tempfile::tempdir().unwrap();
+    sh(&["chmod", "777", dir.path().to_str().unwrap()]);
+    // As `nobody`, with no capability: neither XDP nor a packet socket may be opened.
+    let unprivileged = |method: &str| {
+        let out = dir.path().join(method);
+        let o = ns
+            .exec()
+            .args(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
+            .arg(sensor_bin())
+            .args(["run", "-i", "vb", "--capture", method, "--no-store", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{method} started unprivileged");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let xdp = unprivileged("afxdp");
+    assert!(xdp.contains("vb: cannot load the XDP program") && xdp.contains("Operation not permitted"), "{xdp}");
+    let packet = unprivileged("afpacket");
+    assert!(packet.contains("vb: cannot open an AF_PACKET socket (needs root or CAP_NET_RAW)") && packet.contains("Operation not permitted"), "{packet}");
+    // `auto` says why AF_XDP was not taken, then fails on AF_PACKET for the same reason.
+    let auto = unprivileged("auto");
+    assert!(auto.contains("AF_XDP is not available") && auto.contains("cannot open an AF_PACKET socket"), "{auto}");
+}
