@@ -162,6 +162,20 @@ pub fn interface_index(iface: &str) -> Result<u32, CaptureError> {
     nix::net::if_::if_nametoindex(iface).map_err(|_| missing(()))
 }
 
+/// The IP addresses configured on interface `iface` (a monitor port should have none: an
+/// address makes the host answer, and send, on the port it watches).
+pub fn interface_addresses(iface: &str) -> Vec<std::net::IpAddr> {
+    let Ok(all) = nix::ifaddrs::getifaddrs() else { return Vec::new() };
+    all.filter(|a| a.interface_name == iface)
+        .filter_map(|a| {
+            let addr = a.address?;
+            addr.as_sockaddr_in()
+                .map(|v4| std::net::IpAddr::V4(v4.ip()))
+                .or_else(|| addr.as_sockaddr_in6().map(|v6| std::net::IpAddr::V6(v6.ip())))
+        })
+        .collect()
+}
+
 /// A source of frames: capture files, live interfaces.
 pub trait PacketSource {
     /// Hands up to `budget` frames to `sink`, in capture order.

@@ -97,6 +97,15 @@ pub fn run(cfg: &Config, outputs: &Outputs, uid_seed: u64) -> anyhow::Result<Sum
 /// Opens the capture of one interface: AF_XDP or AF_PACKET, as configured.
 fn open_interface(iface: &str, cfg: &Config) -> anyhow::Result<(Option<XdpProgram>, Vec<Worker>)> {
     let c = &cfg.capture;
+    let addresses = sensor_capture::interface_addresses(iface);
+    if !addresses.is_empty() {
+        let list: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+        eprintln!(
+            "sensor: {iface}: warning: the monitor port has addresses ({}): the host may answer and send on it; \
+             remove them and turn IPv6 off on it (docs/capture.md)",
+            list.join(", ")
+        );
+    }
     let opened = match c.method {
         CaptureMethod::Afpacket => None,
         CaptureMethod::Afxdp => Some(open_afxdp(iface, cfg)?),

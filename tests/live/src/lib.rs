@@ -90,6 +90,14 @@ impl Netns {
         ns
     }
 
+    /// Adds another veth pair, `sender` – `monitor`, with `mtu` (IPv6 is off in the namespace).
+    pub fn add_pair(&self, sender: &str, monitor: &str, mtu: u32) {
+        sh(&["ip", "-n", &self.0, "link", "add", sender, "type", "veth", "peer", "name", monitor]);
+        for end in [sender, monitor] {
+            sh(&["ip", "-n", &self.0, "link", "set", end, "mtu", &mtu.to_string(), "up"]);
+        }
+    }
+
     /// The namespace's name.
     pub fn name(&self) -> &str {
         &self.0
@@ -146,15 +154,35 @@ impl Sensor {
             .unwrap();
         let stderr = BufReader::new(child.stderr.take().unwrap());
         let mut sensor = Sensor { child, stderr, log: String::new() };
-        while !sensor.log.contains("capturing on vb") {
-            let before = sensor.log.len();
-            sensor.stderr.read_line(&mut sensor.log).unwrap();
-            if sensor.log.len() == before {
-                let _ = sensor.child.wait();
-                return Err(sensor.log.clone());
+        sensor.wait_for("capturing on vb")?;
+        Ok(sensor)
+    }
+
+    /// Reads its log until `text` appears; the log as the error if it exits first.
+    pub fn wait_for(&mut self, text: &str) -> Result<(), String> {
+        while !self.log.contains(text) {
+            let before = self.log.len();
+            self.stderr.read_line(&mut self.log).unwrap();
+            if self.log.len() == before {
+                let _ = self.child.wait();
+                return Err(self.log.clone());
             }
         }
-        Ok(sensor)
+        Ok(())
+    }
+
+    /// The CPUs each of its threads may run on, by thread name (`/proc/PID/task/*`).
+    pub fn thread_cpus(&self) -> Vec<(String, String)> {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.child.id())).unwrap();
+        tasks
+            .filter_map(Result::ok)
+            .filter_map(|t| {
+                let name = std::fs::read_to_string(t.path().join("comm")).ok()?.trim().to_owned();
+                let status = std::fs::read_to_string(t.path().join("status")).ok()?;
+                let cpus = status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:"))?.trim().to_owned();
+                Some((name, cpus))
+            })
+            .collect()
     }
 
     /// Sends `sig` (`TERM`, `KILL`) to the sensor.
@@ -193,7 +221,12 @@ impl Drop for Sensor {
 
 /// Sends `capture` into `va` with tcpreplay, all of it; returns how many frames were sent.
 pub fn send(ns: &Netns, capture: &Path) -> u64 {
-    let sent = ns.exec().args(["tcpreplay", "-i", "va", "--pps", SEND_PPS]).arg(capture).output().unwrap();
+    send_on(ns, "va", capture)
+}
+
+/// Sends `capture` into `iface` with tcpreplay, all of it; returns how many frames were sent.
+pub fn send_on(ns: &Netns, iface: &str, capture: &Path) -> u64 {
+    let sent = ns.exec().args(["tcpreplay", "-i", iface, "--pps", SEND_PPS]).arg(capture).output().unwrap();
     let report = String::from_utf8_lossy(&sent.stdout);
     assert!(sent.status.success(), "tcpreplay: {}", String::from_utf8_lossy(&sent.stderr));
     assert!(report.contains("Failed packets:            0"), "tcpreplay could not send everything: {report}");

@@ -180,6 +180,9 @@ fn nothing_is_left_on_the_interface_after_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let sensor = Sensor::start(&ns, &["--capture", "afxdp"], &dir.path().join("first")).unwrap();
     assert!(ns.monitor_link().contains("prog/xdp"), "{}", ns.monitor_link());
+    // A second sensor on the same interface is refused, not stacked.
+    let second = Sensor::start(&ns, &["--capture", "afxdp"], &dir.path().join("second")).err().expect("it started");
+    assert!(second.contains("is another sensor capturing there?"), "{second}");
     sensor.kill();
     // The program was attached through a bpf_link, which died with the process.
     assert!(!ns.monitor_link().contains("xdp"), "left attached after SIGKILL: {}", ns.monitor_link());
@@ -260,8 +263,51 @@ fn without_privileges_the_errors_name_the_interface_and_the_step() {
     let xdp = unprivileged("afxdp");
     assert!(xdp.contains("vb: cannot load the XDP program") && xdp.contains("Operation not permitted"), "{xdp}");
     let packet = unprivileged("afpacket");
-    assert!(packet.contains("vb: cannot open an AF_PACKET socket (needs root or CAP_NET_RAW)") && packet.contains("Operation not permitted"), "{packet}");
+    assert!(
+        packet.contains("vb: cannot open an AF_PACKET socket (needs root or CAP_NET_RAW)")
+            && packet.contains("Operation not permitted"),
+        "{packet}"
+    );
     // `auto` says why AF_XDP was not taken, then fails on AF_PACKET for the same reason.
     let auto = unprivileged("auto");
     assert!(auto.contains("AF_XDP is not available") && auto.contains("cannot open an AF_PACKET socket"), "{auto}");
+}
+
+#[test]
+fn two_interfaces_in_one_run() {
+    let Some(_turn) = turn() else { return };
+    let ns = Netns::new("two", XDP_MTU, 1);
+    ns.add_pair("vc", "vd", XDP_MTU);
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live");
+    // One worker per interface, pinned: vb's to CPU 0, vd's to CPU 1.
+    let cfg = config(dir.path(), "[capture]\ncpus = [0, 1]\n");
+    let mut sensor = Sensor::start(&ns, &["-i", "vd", "--capture", "afxdp", "--config", &cfg], &live).unwrap();
+    sensor.wait_for("capturing on vd").unwrap();
+    let (first, second) = (shared().join(XDP_CAPTURES[0]), shared().join(XDP_CAPTURES[2]));
+    let sent = send_on(&ns, "va", &first) + send_on(&ns, "vc", &second);
+    let metrics = wait_until_seen(&ns, sent);
+    for iface in ["vb", "vd"] {
+        let sample = format!("sensor_rx_packets_total{{interface=\"{iface}\",queue=\"0\"}}");
+        assert!(metric(&metrics, &sample).is_some_and(|n| n > 0), "{iface}: {metrics}");
+    }
+    let threads = sensor.thread_cpus();
+    for (worker, cpu) in [("rx-vb-0", "0"), ("rx-vd-0", "1")] {
+        assert!(threads.contains(&(worker.to_owned(), cpu.to_owned())), "{worker} not on CPU {cpu}: {threads:?}");
+    }
+    let log = sensor.stop();
+    for queue in [" vb/0 ", " vd/0 "] {
+        assert!(log.lines().any(|l| l.starts_with("kernel") && l.contains(queue) && l.contains(" 0 dropped")), "{log}");
+    }
+    // The records of both, written by one output: those of the two replays (uids aside: each
+    // interface's worker has its own seed).
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    replay(&first, &a, &[]);
+    replay(&second, &b, &[]);
+    let skip = [TIMES, &["uid"]].concat();
+    for kind in ["conn.jsonl", "dns.jsonl"] {
+        let mut expected = read(&a, kind);
+        expected.extend(read(&b, kind));
+        assert_eq!(sorted_without(read(&live, kind), &skip), sorted_without(expected, &skip), "{kind}");
+    }
 }
