@@ -13,7 +13,8 @@
 //! | `evidence.rs` | [`evidence::Evidence`]: first and last packets of selected flows, stored at their end |
 //! | `query.rs` | [`query`]: `sensor query`'s time parsing and output formats |
 //! | `control.rs` | [`control`]: the control socket a running sensor answers queries on |
-//! | `main.rs` | the command line (`sensor replay`, `sensor query`, `sensor demo`) |
+//! | `sync.rs` | [`sync`]: alerts also queued for the SOC hub (`--data DIR`), and the wait for its acknowledgements |
+//! | `main.rs` | the command line (`sensor replay`, `run`, `query`, `evidence`, `enroll`, `demo`) |
 
 #![forbid(unsafe_code)]
 
@@ -27,3 +28,4 @@ pub mod pipeline;
 pub mod query;
 pub mod replay;
 pub mod run;
+pub mod sync;

@@ -47,6 +47,22 @@ enum Command {
         #[arg(long, value_enum)]
         xdp_mode: Option<sensor::config::XdpModeSetting>,
     },
+    /// Enroll this sensor with a SOC hub: a key pair made here (it never leaves DIR), a
+    /// certificate from the hub for a one-time token, the hub's CA pinned by its fingerprint.
+    Enroll {
+        /// The hub's sensor endpoint, HOST:PORT.
+        #[arg(long)]
+        hub: String,
+        /// The token `soc-hub token create` printed.
+        #[arg(long)]
+        token: String,
+        /// The hub CA's SHA-256 (`soc-hub ca-fingerprint`).
+        #[arg(long = "hub-ca-sha256")]
+        hub_ca_sha256: String,
+        /// The sensor's data directory (identity and outbox).
+        #[arg(long)]
+        data: PathBuf,
+    },
     /// Find records in the store.
     Query(QueryArgs),
     /// Export a flow's evidence packets from the store as pcapng.
@@ -95,6 +111,13 @@ struct RunArgs {
     /// that must all hold: `host IP`, `net CIDR`, `port N`, e.g. "host 10.0.0.5 port 53").
     #[arg(long = "evidence-filter")]
     evidence_filters: Vec<String>,
+    /// Data directory enrolled with a SOC hub (`sensor enroll`): alerts also go to the hub.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// With --data: at the end, wait at most this many seconds for the hub to acknowledge every
+    /// alert; then exit with an error, the rest left in the outbox.
+    #[arg(long, default_value_t = 60, requires = "data")]
+    sync_timeout: u64,
 }
 
 impl RunArgs {
@@ -104,7 +127,12 @@ impl RunArgs {
         cfg.evidence.filters.extend(self.evidence_filters);
         EvidenceFilter::parse(&cfg.evidence.filters).map_err(anyhow::Error::msg)?;
         let store = (!self.no_store).then(|| self.store.unwrap_or_else(|| cfg.store.dir.clone()));
-        let outputs = Outputs { store, jsonl: self.out };
+        let outputs = Outputs {
+            store,
+            jsonl: self.out,
+            data: self.data,
+            sync_timeout: std::time::Duration::from_secs(self.sync_timeout),
+        };
         Ok((cfg, outputs, self.seed.unwrap_or_else(rand::random)))
     }
 }
@@ -156,6 +184,9 @@ fn main() -> ExitCode {
         Command::Run { common, interfaces, capture, xdp_mode } => run(common, interfaces, capture, xdp_mode),
         Command::Evidence { config, store, uid, out } => evidence(config.as_deref(), store, &uid, out.as_deref()),
         Command::Query(args) => query(args),
+        Command::Enroll { hub, token, hub_ca_sha256, data } => sensor_sync::enroll(&data, &hub, &token, &hub_ca_sha256)
+            .map(|id| eprintln!("sensor: enrolled with {hub} as {id}; identity in {}", data.display()))
+            .map_err(Into::into),
         Command::Demo { out } => demo(&out),
     };
     match result {
@@ -284,7 +315,7 @@ fn demo(out: &Path) -> anyhow::Result<()> {
     if store.join("FORMAT").exists() {
         std::fs::remove_dir_all(&store).with_context(|| format!("cannot remove the old {}", store.display()))?;
     }
-    let outputs = Outputs { store: Some(store.clone()), jsonl: Some(out.to_owned()) };
+    let outputs = Outputs { store: Some(store.clone()), jsonl: Some(out.to_owned()), ..Outputs::default() };
     let summary = sensor::replay::replay(&[pcap], &Config::default(), &outputs, 1)?;
     for log in ["conn", "dns", "weird", "alerts"] {
         let path = out.join(format!("{log}.jsonl"));

@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::control::ControlServer;
 use crate::evidence::EvidenceStats;
 use crate::pipeline::Pipeline;
+use crate::sync::WithHub;
 use anyhow::Context as _;
 use sensor_capture::{KernelStats, MergedFiles, PacketSource, Poll};
 use sensor_output::{JsonLines, RecordSink, Tee};
@@ -143,6 +144,10 @@ pub struct Outputs {
     pub store: Option<PathBuf>,
     /// A directory for `conn.jsonl`, `dns.jsonl` and `weird.jsonl`.
     pub jsonl: Option<PathBuf>,
+    /// An enrolled data directory: alerts also go to its hub.
+    pub data: Option<PathBuf>,
+    /// How long to wait, at the end, for the hub to acknowledge every alert.
+    pub sync_timeout: Duration,
 }
 
 /// Opens the store in `dir` and a writer on it, and starts answering queries on the store's
@@ -190,23 +195,27 @@ pub type OpenSource<'a> = &'a mut dyn FnMut() -> anyhow::Result<Box<dyn PacketSo
 pub fn drive(runner: impl Runner, cfg: &Config, outputs: &Outputs) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let jsonl = |dir: &Path| JsonLines::create(dir).context("cannot create the output logs");
+    let hub = outputs.data.as_deref().map(crate::sync::ToHub::start).transpose()?;
     let mut summary = match (&outputs.store, &outputs.jsonl) {
         (Some(store), None) => {
             let (writer, _control) = open_writer(store, cfg)?;
-            let (mut summary, writer) = runner.run(writer)?;
-            summary.store = Some(writer.write_stats().clone());
+            let (mut summary, out) = runner.run(WithHub { inner: writer, hub: hub.clone() })?;
+            summary.store = Some(out.inner.write_stats().clone());
             summary
         }
         (Some(store), Some(dir)) => {
             let (writer, _control) = open_writer(store, cfg)?;
             let tee = Tee { first: writer, second: jsonl(dir)? };
-            let (mut summary, tee) = runner.run(tee)?;
-            summary.store = Some(tee.first.write_stats().clone());
+            let (mut summary, out) = runner.run(WithHub { inner: tee, hub: hub.clone() })?;
+            summary.store = Some(out.inner.first.write_stats().clone());
             summary
         }
-        (None, Some(dir)) => runner.run(jsonl(dir)?)?.0,
+        (None, Some(dir)) => runner.run(WithHub { inner: jsonl(dir)?, hub: hub.clone() })?.0,
         (None, None) => anyhow::bail!("nothing to write to: give a store or a directory for JSON lines"),
     };
+    if let Some(hub) = &hub {
+        hub.drain(outputs.sync_timeout)?;
+    }
     // Closing the outputs (the logs, the store) is part of the time.
     summary.elapsed = started.elapsed();
     Ok(summary)

@@ -1,0 +1,232 @@
+//! [`SyncHandle`]: the outbound tunnel to the hub, on a thread of its own with a small tokio
+//! runtime. The sensor only ever dials out: nothing here listens.
+//!
+//! A session: TCP, TLS 1.3 with the sensor's certificate and the pinned hub CA, `Hello` →
+//! `Welcome`, then alerts go up in batches of [`BATCH`], at most [`WINDOW`] unacknowledged at
+//! once, read from the outbox in its order (critical first); each `Acks` deletes what the hub
+//! has written durably. A heartbeat carries the backlog every [`HEARTBEAT`]. When the session
+//! ends for any reason, the next one starts after a backoff (doubling from [`BACKOFF_MIN`] to
+//! [`BACKOFF_MAX`], each wait drawn between half and all of it, so a fleet that lost its hub
+//! does not come back in step) and resends whatever was not acknowledged. Memory stays bounded
+//! whatever the backlog: the window's sequence numbers and one batch.
+
+use crate::identity::{Identity, STEP, server_name};
+use crate::{Outbox, SyncError};
+use soc_protocol::{Down, Health, Up, read_frame, write_frame};
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, mpsc};
+
+/// Alerts per `Alerts` message.
+pub const BATCH: usize = 256;
+/// Alerts sent and not yet acknowledged, at most.
+pub const WINDOW: usize = 4096;
+/// How often a heartbeat goes up.
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
+/// First wait before reconnecting.
+pub const BACKOFF_MIN: Duration = Duration::from_millis(500);
+/// Longest wait before reconnecting.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// How often a waiting session looks at the stop flag.
+const STOP_CHECK: Duration = Duration::from_millis(100);
+
+/// What the tunnel has done (for stats).
+#[derive(Debug, Default)]
+pub struct SyncStats {
+    /// Alerts the hub acknowledged.
+    pub acked: AtomicU64,
+    /// Sessions that reached `Welcome`.
+    pub sessions: AtomicU64,
+    /// Sessions that failed (connect, TLS, refusal, broken connection).
+    pub failures: AtomicU64,
+}
+
+/// The running tunnel.
+pub struct SyncHandle {
+    stop: Arc<AtomicBool>,
+    notify: Arc<Notify>,
+    outbox: Outbox,
+    stats: Arc<SyncStats>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SyncHandle {
+    /// Starts syncing `outbox` to the hub the identity in `dir` is enrolled with.
+    pub fn start(dir: &Path, outbox: Outbox) -> Result<SyncHandle, SyncError> {
+        let identity = Identity::new(dir);
+        let info = identity.hub()?;
+        let config = Arc::new(identity.client_config()?);
+        let name = server_name(&info.hub)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let notify = Arc::new(Notify::new());
+        let stats = Arc::new(SyncStats::default());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let task = Task {
+            hub: info.hub,
+            name,
+            config,
+            outbox: outbox.clone(),
+            stop: stop.clone(),
+            notify: notify.clone(),
+            stats: stats.clone(),
+        };
+        let thread = std::thread::Builder::new().name("sync".into()).spawn(move || runtime.block_on(task.run()))?;
+        Ok(SyncHandle { stop, notify, outbox, stats, thread: Some(thread) })
+    }
+
+    /// Says new alerts are queued (sends them now rather than at the next wakeup).
+    pub fn notify(&self) {
+        self.notify.notify_one();
+    }
+
+    /// What the tunnel has done.
+    pub fn stats(&self) -> &SyncStats {
+        &self.stats
+    }
+
+    /// Waits until the outbox is empty (every alert acknowledged) or `timeout` passed; returns
+    /// whether it is empty.
+    pub fn wait_drained(&self, timeout: Duration) -> bool {
+        let started = Instant::now();
+        self.notify();
+        while !self.outbox.is_empty() {
+            if started.elapsed() >= timeout {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        true
+    }
+}
+
+impl Drop for SyncHandle {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.notify.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = self.outbox.flush();
+    }
+}
+
+struct Task {
+    hub: String,
+    name: rustls::pki_types::ServerName<'static>,
+    config: Arc<rustls::ClientConfig>,
+    outbox: Outbox,
+    stop: Arc<AtomicBool>,
+    notify: Arc<Notify>,
+    stats: Arc<SyncStats>,
+}
+
+impl Task {
+    async fn run(self) {
+        let mut backoff = BACKOFF_MIN;
+        while !self.stop.load(Ordering::Relaxed) {
+            let mut welcomed = false;
+            match self.session(&mut welcomed).await {
+                Ok(()) => {}
+                Err(e) => {
+                    self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("sensor: sync: {}: {e}; retrying", self.hub);
+                }
+            }
+            if welcomed {
+                backoff = BACKOFF_MIN;
+            }
+            let wait = backoff.mul_f64(0.5 + rand::random::<f64>() * 0.5);
+            let until = Instant::now() + wait;
+            while Instant::now() < until && !self.stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(STOP_CHECK.min(until - Instant::now())).await;
+            }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+    }
+
+    async fn session(&self, welcomed: &mut bool) -> Result<(), SyncError> {
+        let tcp = tokio::time::timeout(STEP, tokio::net::TcpStream::connect(&self.hub))
+            .await
+            .map_err(|_| SyncError::Timeout)??;
+        tcp.set_nodelay(true)?;
+        let connector = tokio_rustls::TlsConnector::from(self.config.clone());
+        let mut tls = tokio::time::timeout(STEP, connector.connect(self.name.clone(), tcp))
+            .await
+            .map_err(|_| SyncError::Timeout)??;
+        let hello = Up::Hello {
+            min_version: *soc_protocol::VERSIONS.start(),
+            max_version: *soc_protocol::VERSIONS.end(),
+            software: env!("CARGO_PKG_VERSION").into(),
+        };
+        write_frame(&mut tls, &hello).await?;
+        match tokio::time::timeout(STEP, read_frame::<_, Down>(&mut tls)).await.map_err(|_| SyncError::Timeout)?? {
+            Some(Down::Welcome { .. }) => {}
+            Some(Down::Error { code, message }) => return Err(SyncError::Refused(format!("{code:?}: {message}"))),
+            other => return Err(SyncError::Refused(format!("expected Welcome, got {other:?}"))),
+        }
+        *welcomed = true;
+        self.stats.sessions.fetch_add(1, Ordering::Relaxed);
+        let (mut rd, mut wr) = tokio::io::split(tls);
+        // Frames are read on a task of their own: a read cut short by another event would
+        // lose its bytes.
+        let (tx, mut rx) = mpsc::channel::<Result<Down, SyncError>>(16);
+        let reader = tokio::spawn(async move {
+            loop {
+                let msg = match read_frame::<_, Down>(&mut rd).await {
+                    Ok(Some(m)) => Ok(m),
+                    Ok(None) => Err(SyncError::Refused("the hub closed the connection".into())),
+                    Err(e) => Err(e.into()),
+                };
+                let end = msg.is_err();
+                if tx.send(msg).await.is_err() || end {
+                    return;
+                }
+            }
+        });
+        let mut inflight: HashSet<u64> = HashSet::new();
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        let result = loop {
+            if self.stop.load(Ordering::Relaxed) {
+                break Ok(());
+            }
+            while inflight.len() < WINDOW {
+                let batch = self.outbox.next(&inflight, BATCH.min(WINDOW - inflight.len()))?;
+                if batch.is_empty() {
+                    break;
+                }
+                inflight.extend(batch.iter().map(|i| i.seq));
+                write_frame(&mut wr, &Up::Alerts(batch)).await?;
+            }
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(Ok(Down::Acks(seqs))) => {
+                        self.outbox.remove(&seqs)?;
+                        for s in &seqs {
+                            inflight.remove(s);
+                        }
+                        self.stats.acked.fetch_add(seqs.len() as u64, Ordering::Relaxed);
+                    }
+                    Some(Ok(Down::Error { code, message })) => break Err(SyncError::Refused(format!("{code:?}: {message}"))),
+                    Some(Ok(other)) => break Err(SyncError::Refused(format!("unexpected {other:?}"))),
+                    Some(Err(e)) => break Err(e),
+                    None => break Err(SyncError::Refused("connection lost".into())),
+                },
+                _ = self.notify.notified() => {}
+                _ = heartbeat.tick() => {
+                    let health = Health {
+                        backlog: self.outbox.len() as u64,
+                        backlog_age_secs: self.outbox.oldest_age_secs(),
+                        ..Health::default()
+                    };
+                    write_frame(&mut wr, &Up::Heartbeat(health)).await?;
+                }
+                _ = tokio::time::sleep(STOP_CHECK) => {}
+            }
+        };
+        reader.abort();
+        result
+    }
+}

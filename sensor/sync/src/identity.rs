@@ -1,0 +1,197 @@
+//! The sensor's identity at the hub, in its data directory:
+//!
+//! | file | what |
+//! |---|---|
+//! | `key.pem` | the sensor's private key (mode 0600; made here, never sent anywhere) |
+//! | `cert.pem` | its certificate, issued by the hub at enrollment |
+//! | `hub-ca.pem` | the hub's CA, pinned at enrollment by its SHA-256 |
+//! | `hub.json` | the hub's address, the sensor's id and tenant |
+//!
+//! [`enroll`] makes them: a key pair, a certificate request sent with a one-time token over TLS
+//! to a hub whose CA must have the fingerprint given, and the certificate it answers with.
+
+use crate::SyncError;
+use rcgen::{CertificateParams, KeyPair};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use soc_protocol::{Down, Up, read_frame, write_frame};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long connecting and each step of enrollment may take.
+pub(crate) const STEP: Duration = Duration::from_secs(15);
+
+/// Where the hub is and who the sensor is there (`hub.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HubInfo {
+    /// `HOST:PORT` of the hub's sensor endpoint.
+    pub hub: String,
+    /// The sensor's id at the hub.
+    pub sensor_id: String,
+}
+
+/// The SHA-256 of a certificate, lowercase hex.
+pub fn fingerprint(der: &[u8]) -> String {
+    Sha256::digest(der).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The files of an identity.
+pub struct Identity {
+    dir: PathBuf,
+}
+
+impl Identity {
+    /// The identity in `dir` (which may not be enrolled yet).
+    pub fn new(dir: &Path) -> Identity {
+        Identity { dir: dir.to_owned() }
+    }
+
+    /// Whether `dir` holds an enrolled identity.
+    pub fn enrolled(&self) -> bool {
+        self.dir.join("hub.json").exists()
+    }
+
+    /// The hub and the sensor's id.
+    pub fn hub(&self) -> Result<HubInfo, SyncError> {
+        let text = std::fs::read_to_string(self.dir.join("hub.json"))
+            .map_err(|e| SyncError::NotEnrolled(format!("{}: {e}", self.dir.display())))?;
+        serde_json::from_str(&text).map_err(|e| SyncError::Identity(format!("hub.json: {e}")))
+    }
+
+    /// A TLS client configuration that presents the sensor's certificate and trusts only the
+    /// pinned hub CA, TLS 1.3 only.
+    pub fn client_config(&self) -> Result<rustls::ClientConfig, SyncError> {
+        let read =
+            |name: &str| std::fs::read(self.dir.join(name)).map_err(|e| SyncError::NotEnrolled(format!("{name}: {e}")));
+        let ca =
+            CertificateDer::from_pem_slice(&read("hub-ca.pem")?).map_err(|e| SyncError::Identity(e.to_string()))?;
+        let cert =
+            CertificateDer::from_pem_slice(&read("cert.pem")?).map_err(|e| SyncError::Identity(e.to_string()))?;
+        let key = PrivateKeyDer::from_pem_slice(&read("key.pem")?).map_err(|e| SyncError::Identity(e.to_string()))?;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca).map_err(|e| SyncError::Identity(e.to_string()))?;
+        Ok(rustls::ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(|e| SyncError::Identity(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(vec![cert], key)
+            .map_err(|e| SyncError::Identity(e.to_string()))?)
+    }
+}
+
+pub(crate) fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The server name to check the hub's certificate against: the host part of `HOST:PORT`.
+pub(crate) fn server_name(hub: &str) -> Result<ServerName<'static>, SyncError> {
+    let host = hub.rsplit_once(':').map_or(hub, |(h, _)| h).trim_start_matches('[').trim_end_matches(']');
+    ServerName::try_from(host.to_owned()).map_err(|_| SyncError::Identity(format!("{hub}: not HOST:PORT")))
+}
+
+/// Accepts the hub's certificate only if it chains to a CA certificate, sent along, whose
+/// SHA-256 is the pinned one.
+#[derive(Debug)]
+struct PinnedCa {
+    sha256: String,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for PinnedCa {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let ca = intermediates
+            .iter()
+            .find(|c| fingerprint(c) == self.sha256)
+            .ok_or(rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer))?;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.clone().into_owned())?;
+        let verifier =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), self.provider.clone())
+                .build()
+                .map_err(|e| rustls::Error::General(e.to_string()))?;
+        verifier.verify_server_cert(end_entity, &[], server_name, ocsp, now)
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Enrolls the sensor whose data directory is `dir` with the hub at `hub` (`HOST:PORT`),
+/// redeeming `token` and pinning the hub CA `ca_sha256`. Returns the sensor's id.
+pub fn enroll(dir: &Path, hub: &str, token: &str, ca_sha256: &str) -> Result<String, SyncError> {
+    std::fs::create_dir_all(dir).map_err(|e| SyncError::Identity(format!("{}: {e}", dir.display())))?;
+    let key = KeyPair::generate().map_err(|e| SyncError::Identity(e.to_string()))?;
+    let csr = CertificateParams::new(Vec::<String>::new())
+        .and_then(|p| p.serialize_request(&key))
+        .map_err(|e| SyncError::Identity(e.to_string()))?;
+    let verifier = Arc::new(PinnedCa { sha256: ca_sha256.trim().to_ascii_lowercase(), provider: provider() });
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| SyncError::Identity(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    let name = server_name(hub)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(SyncError::Io)?;
+    let reply = runtime.block_on(async {
+        let tcp =
+            tokio::time::timeout(STEP, tokio::net::TcpStream::connect(hub)).await.map_err(|_| SyncError::Timeout)??;
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let mut tls =
+            tokio::time::timeout(STEP, connector.connect(name, tcp)).await.map_err(|_| SyncError::Timeout)??;
+        let enroll = Up::Enroll { token: token.to_owned(), csr_der: csr.der().to_vec() };
+        write_frame(&mut tls, &enroll).await?;
+        let reply: Option<Down> =
+            tokio::time::timeout(STEP, read_frame(&mut tls)).await.map_err(|_| SyncError::Timeout)??;
+        Ok::<_, SyncError>(reply)
+    })?;
+    let (sensor_id, cert_der, ca_der) = match reply {
+        Some(Down::Enrolled { sensor_id, cert_der, ca_der }) => (sensor_id, cert_der, ca_der),
+        Some(Down::Error { code, message }) => return Err(SyncError::Refused(format!("{code:?}: {message}"))),
+        other => return Err(SyncError::Refused(format!("unexpected answer {other:?}"))),
+    };
+    if fingerprint(&ca_der) != ca_sha256.trim().to_ascii_lowercase() {
+        return Err(SyncError::Refused("the hub sent a CA other than the pinned one".into()));
+    }
+    let pem = |label: &str, der: &[u8]| {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = b64.as_bytes().chunks(64).filter_map(|c| std::str::from_utf8(c).ok()).collect();
+        format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+    };
+    crate::write_private(&dir.join("key.pem"), key.serialize_pem().as_bytes())?;
+    std::fs::write(dir.join("cert.pem"), pem("CERTIFICATE", &cert_der)).map_err(SyncError::Io)?;
+    std::fs::write(dir.join("hub-ca.pem"), pem("CERTIFICATE", &ca_der)).map_err(SyncError::Io)?;
+    let info = serde_json::json!({"hub": hub, "sensor_id": sensor_id});
+    std::fs::write(dir.join("hub.json"), info.to_string()).map_err(SyncError::Io)?;
+    Ok(sensor_id)
+}

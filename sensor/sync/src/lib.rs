@@ -1,0 +1,55 @@
+//! The sensor's side of the SOC tunnel (docs/protocol.md).
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `identity.rs` | the sensor's key, certificate and pinned hub CA; [`enroll`] |
+//! | `outbox.rs` | [`Outbox`]: alerts on disk until the hub acknowledges them, critical first |
+//! | `client.rs` | [`SyncHandle`]: the outbound mTLS tunnel, exactly-once delivery, backoff |
+//!
+//! The sensor opens no listening socket for any of this.
+
+#![forbid(unsafe_code)]
+
+mod client;
+mod identity;
+mod outbox;
+
+pub use client::{BATCH, SyncHandle, SyncStats, WINDOW};
+pub use identity::{HubInfo, Identity, enroll, fingerprint};
+pub use outbox::Outbox;
+
+/// What can go wrong syncing.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// A system call or the connection failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The outbox's database failed.
+    #[error("outbox: {0}")]
+    Outbox(#[from] sled::Error),
+    /// The tunnel carried something this end cannot read.
+    #[error("{0}")]
+    Protocol(#[from] soc_protocol::ProtocolError),
+    /// A step took too long.
+    #[error("timed out")]
+    Timeout,
+    /// The hub refused, or answered out of turn.
+    #[error("hub: {0}")]
+    Refused(String),
+    /// The data directory holds no enrollment.
+    #[error("not enrolled ({0}): run `sensor enroll` first")]
+    NotEnrolled(String),
+    /// The identity files are unusable.
+    #[error("identity: {0}")]
+    Identity(String),
+}
+
+/// Writes a secret readable by the owner only (mode 0600), durably.
+pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), SyncError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! The SOC hub: where the sensors' alerts arrive, and where analysts read them.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `ca.rs` | the hub's CA: its server certificate, the sensors' certificates |
+//! | `db.rs` | the sled database: tokens, sensors, alerts (stored once, flushed before the ack) |
+//! | `tunnel.rs` | the sensors' TLS 1.3 endpoint: enrollment, alert ingest, heartbeats, revocation |
+//! | `api.rs` | the HTTP+JSON API (admin bearer token) |
+//! | `main.rs` | `soc-hub serve`, and the commands that talk to a running hub's API |
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod ca;
+pub mod db;
+pub mod tunnel;

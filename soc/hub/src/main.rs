@@ -1,0 +1,234 @@
+//! `soc-hub`: the hub (`serve`), and commands that talk to a running hub's API with the admin
+//! credential it keeps in its data directory (sled allows one process per database, so they
+//! never open it themselves).
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use soc_hub::api::{Api, router};
+use soc_hub::ca::{Ca, write_private};
+use soc_hub::db::Db;
+use soc_hub::tunnel::{Hub, serve, tls_config};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
+
+#[derive(Parser)]
+#[command(name = "soc-hub", version, about = "The SOC hub the sensors sync their alerts to")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the hub: the sensors' TLS endpoint and the API.
+    Serve {
+        /// Data directory (CA, database, admin credential).
+        #[arg(long)]
+        data: PathBuf,
+        /// Where sensors connect (TLS 1.3, client certificates).
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: String,
+        /// Where the API listens (loopback by default).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        api: String,
+        /// Names sensors reach the hub by (DNS names or addresses), put in its certificate.
+        #[arg(long = "name", default_values = ["localhost", "127.0.0.1", "::1"])]
+        names: Vec<String>,
+    },
+    /// Enrollment tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Print the CA's SHA-256 fingerprint (what `sensor enroll --hub-ca-sha256` pins).
+    CaFingerprint {
+        /// The running hub's data directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Print the alerts the hub holds, one JSON object per line.
+    Alerts {
+        /// The running hub's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Only this tenant's.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Output format (JSON lines).
+        #[arg(long, default_value = "json")]
+        format: String,
+    },
+    /// Sensors.
+    Sensor {
+        #[command(subcommand)]
+        command: SensorCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a one-time enrollment token and print it.
+    Create {
+        /// The running hub's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Tenant (customer).
+        #[arg(long)]
+        tenant: String,
+        /// Site.
+        #[arg(long)]
+        site: String,
+        /// Validity, e.g. 24h.
+        #[arg(long, default_value = "24h")]
+        ttl: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SensorCommand {
+    /// Revoke a sensor: its next handshake fails.
+    Revoke {
+        /// The running hub's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The sensor's id.
+        #[arg(long)]
+        id: String,
+    },
+    /// List the sensors and their health.
+    List {
+        /// The running hub's data directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Serve { data, listen, api, names } => run_server(&data, &listen, &api, &names),
+        Command::Token { command: TokenCommand::Create { data, tenant, site, ttl } } => {
+            let body = serde_json::json!({"tenant": tenant, "site": site, "ttl": ttl});
+            call(&data, "POST", "/api/v1/tokens", Some(body)).map(|v| println!("{}", v["token"].as_str().unwrap_or("")))
+        }
+        Command::CaFingerprint { data } => {
+            call(&data, "GET", "/api/v1/ca", None).map(|v| println!("{}", v["sha256"].as_str().unwrap_or("")))
+        }
+        Command::Alerts { data, tenant, format } => alerts(&data, tenant.as_deref(), &format),
+        Command::Sensor { command: SensorCommand::Revoke { data, id } } => {
+            call(&data, "POST", &format!("/api/v1/sensors/{id}/revoke"), None).map(|v| println!("{v}"))
+        }
+        Command::Sensor { command: SensorCommand::List { data } } => {
+            call(&data, "GET", "/api/v1/sensors", None).and_then(|v| print_lines(v.as_array().into_iter().flatten()))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("soc-hub: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn alerts(data: &Path, tenant: Option<&str>, format: &str) -> anyhow::Result<()> {
+    if format != "json" {
+        anyhow::bail!("--format {format}: only json is supported");
+    }
+    let path = match tenant {
+        Some(t) => format!("/api/v1/alerts?tenant={t}"),
+        None => "/api/v1/alerts".to_owned(),
+    };
+    print_lines(call(data, "GET", &path, None)?.as_array().into_iter().flatten())
+}
+
+/// One JSON value per line on standard output; a reader that went away (`| head`) ends it.
+fn print_lines<'a>(values: impl Iterator<Item = &'a serde_json::Value>) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    for v in values {
+        match writeln!(out, "{v}") {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Files of the data directory the commands read.
+const ADMIN_TOKEN: &str = "admin.token";
+const API_ADDR: &str = "api.addr";
+/// Where the sensors' endpoint listens (for scripts and tests that let the hub pick a port).
+const TUNNEL_ADDR: &str = "tunnel.addr";
+
+/// One request to the running hub's API.
+fn call(data: &Path, method: &str, path: &str, body: Option<serde_json::Value>) -> anyhow::Result<serde_json::Value> {
+    let token = std::fs::read_to_string(data.join(ADMIN_TOKEN))
+        .with_context(|| format!("{}: no admin credential: is a hub serving this directory?", data.display()))?;
+    let addr = std::fs::read_to_string(data.join(API_ADDR))
+        .with_context(|| format!("{}: no API address: is a hub serving this directory?", data.display()))?;
+    let url = format!("http://{}{path}", addr.trim());
+    let auth = format!("Bearer {}", token.trim());
+    let agent = ureq::Agent::new_with_config(ureq::Agent::config_builder().http_status_as_error(false).build());
+    let mut response = match (method, body) {
+        ("POST", Some(b)) => agent.post(&url).header("Authorization", &auth).send_json(b),
+        ("POST", None) => agent.post(&url).header("Authorization", &auth).send_empty(),
+        _ => agent.get(&url).header("Authorization", &auth).call(),
+    }
+    .with_context(|| format!("cannot reach the hub's API at {url}"))?;
+    let status = response.status();
+    let text = response.body_mut().read_to_string()?;
+    if !status.is_success() {
+        anyhow::bail!("{url}: {status}: {}", text.trim());
+    }
+    Ok(serde_json::from_str(&text)?)
+}
+
+fn run_server(data: &Path, listen: &str, api_addr: &str, names: &[String]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
+    let ca = Ca::load_or_create(data)?;
+    let db = Db::open(&data.join("db")).context("cannot open the hub's database")?;
+    let revoked = Arc::new(RwLock::new(db.revoked()?.into_iter().collect::<HashSet<_>>()));
+    let hub = Arc::new(Hub { db, ca, revoked });
+    let tls = tls_config(&hub, names)?;
+    let admin_token: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let tunnel =
+            tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        let api =
+            tokio::net::TcpListener::bind(api_addr).await.with_context(|| format!("cannot listen on {api_addr}"))?;
+        write_private(&data.join(ADMIN_TOKEN), admin_token.as_bytes())?;
+        std::fs::write(data.join(API_ADDR), api.local_addr()?.to_string())?;
+        std::fs::write(data.join(TUNNEL_ADDR), tunnel.local_addr()?.to_string())?;
+        eprintln!(
+            "soc-hub: sensors connect to {} (TLS 1.3, client certificates); API at http://{}; CA sha256 {}",
+            tunnel.local_addr()?,
+            api.local_addr()?,
+            soc_hub::ca::fingerprint(hub.ca.cert_der())
+        );
+        let app = router(Api { hub: hub.clone(), admin_token: Arc::new(admin_token) });
+        tokio::select! {
+            r = serve(tunnel, hub.clone(), tls) => r,
+            r = axum::serve(api, app) => r.map_err(Into::into),
+            _ = shutdown() => {
+                hub.db.flush()?;
+                eprintln!("soc-hub: stopped");
+                Ok(())
+            }
+        }
+    })
+}
+
+async fn shutdown() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,221 @@
+//! The sensors' endpoint: TLS 1.3 only, client certificates of the hub's CA.
+//!
+//! A connection with a certificate is a sensor's tunnel: `Hello` → `Welcome`, then alerts
+//! (stored, flushed, acknowledged) and heartbeats. A connection without one may only enroll:
+//! `Enroll` with a one-time token and a certificate request → `Enrolled`. Revoked certificates
+//! fail the handshake itself ([`RevocationAware`]). Anything unexpected (a message out of
+//! place, a frame that does not decode, one over the size limit) ends the connection with a
+//! log line naming the peer; nothing is stored from it.
+
+use crate::ca::{Ca, fingerprint};
+use crate::db::{Db, SensorRecord, now};
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use soc_protocol::{Down, ErrorCode, Up, read_frame, write_frame};
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+/// How long a peer has for the TLS handshake and its first message.
+const FIRST_MESSAGE: Duration = Duration::from_secs(10);
+/// How long a sensor may stay silent (it sends heartbeats) before the hub closes the tunnel.
+const IDLE: Duration = Duration::from_secs(120);
+
+/// The hub's shared state.
+pub struct Hub {
+    /// The database.
+    pub db: Db,
+    /// The CA.
+    pub ca: Ca,
+    /// Fingerprints of revoked sensor certificates (checked during the handshake).
+    pub revoked: Arc<RwLock<HashSet<String>>>,
+}
+
+/// Refuses revoked certificates, then verifies as the CA's verifier does.
+#[derive(Debug)]
+struct RevocationAware {
+    inner: Arc<dyn ClientCertVerifier>,
+    revoked: Arc<RwLock<HashSet<String>>>,
+}
+
+impl ClientCertVerifier for RevocationAware {
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let revoked = self.revoked.read().unwrap_or_else(|e| e.into_inner()).contains(&fingerprint(end_entity));
+        if revoked {
+            eprintln!("soc-hub: refused a revoked sensor certificate {}", fingerprint(end_entity));
+            return Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Revoked));
+        }
+        self.inner.verify_client_cert(end_entity, intermediates, now)
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// The TLS configuration: TLS 1.3, the server certificate for `names`, client certificates of
+/// the CA optional (enrollment has none) and never revoked.
+pub fn tls_config(hub: &Hub, names: &[String]) -> anyhow::Result<rustls::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(hub.ca.cert_der().clone())?;
+    let inner = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .allow_unauthenticated()
+        .build()?;
+    let verifier = Arc::new(RevocationAware { inner, revoked: hub.revoked.clone() });
+    let (chain, key) = hub.ca.server_identity(names)?;
+    Ok(rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)?)
+}
+
+/// Accepts tunnels until the listener fails.
+pub async fn serve(listener: TcpListener, hub: Arc<Hub>, tls: rustls::ServerConfig) -> anyhow::Result<()> {
+    let acceptor = TlsAcceptor::from(Arc::new(tls));
+    loop {
+        let (tcp, peer) = listener.accept().await?;
+        let (acceptor, hub) = (acceptor.clone(), hub.clone());
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(FIRST_MESSAGE, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => return eprintln!("soc-hub: {peer}: TLS handshake refused: {e}"),
+                Err(_) => return eprintln!("soc-hub: {peer}: TLS handshake timed out"),
+            };
+            let cert = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| fingerprint(c));
+            let result = match cert {
+                Some(fp) => sensor_session(tls, &hub, &fp).await,
+                None => enroll_session(tls, &hub).await,
+            };
+            if let Err(e) = result {
+                eprintln!("soc-hub: {peer}: {e:#}");
+            }
+        });
+    }
+}
+
+type Stream = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+
+async fn refuse(stream: &mut Stream, code: ErrorCode, message: String) -> anyhow::Result<()> {
+    let _ = write_frame(stream, &Down::Error { code, message: message.clone() }).await;
+    anyhow::bail!("refused ({code:?}): {message}")
+}
+
+async fn enroll_session(mut stream: Stream, hub: &Hub) -> anyhow::Result<()> {
+    let first: Option<Up> = tokio::time::timeout(FIRST_MESSAGE, read_frame(&mut stream)).await??;
+    let Some(Up::Enroll { token, csr_der }) = first else {
+        return refuse(&mut stream, ErrorCode::UnexpectedMessage, "without a certificate, only Enroll".into()).await;
+    };
+    let record = match hub.db.redeem_token(&token)? {
+        Ok(r) => r,
+        Err(e) => return refuse(&mut stream, ErrorCode::BadToken, format!("enrollment refused: {e}")).await,
+    };
+    let id = hub.db.new_sensor_id();
+    let cert = match hub.ca.sign_sensor(&csr_der, &id) {
+        Ok(c) => c,
+        Err(e) => return refuse(&mut stream, ErrorCode::BadRequest, format!("{e:#}")).await,
+    };
+    let sensor = SensorRecord {
+        id: id.clone(),
+        tenant: record.tenant.clone(),
+        site: record.site.clone(),
+        cert_sha256: fingerprint(&cert),
+        enrolled: now(),
+        revoked: false,
+        software: String::new(),
+        last_seen: now(),
+        health: Default::default(),
+    };
+    hub.db.add_sensor(&sensor)?;
+    eprintln!("soc-hub: enrolled {id} for tenant {} site {}", record.tenant, record.site);
+    let reply = Down::Enrolled { sensor_id: id, cert_der: cert.to_vec(), ca_der: hub.ca.cert_der().to_vec() };
+    write_frame(&mut stream, &reply).await?;
+    Ok(())
+}
+
+async fn sensor_session(mut stream: Stream, hub: &Hub, cert_fp: &str) -> anyhow::Result<()> {
+    let Some(sensor) = hub.db.sensor_by_cert(cert_fp)? else {
+        return refuse(&mut stream, ErrorCode::Unauthorized, format!("no sensor holds certificate {cert_fp}")).await;
+    };
+    let first: Option<Up> = tokio::time::timeout(FIRST_MESSAGE, read_frame(&mut stream)).await??;
+    let Some(Up::Hello { min_version, max_version, software }) = first else {
+        return refuse(&mut stream, ErrorCode::UnexpectedMessage, format!("{}: Hello expected first", sensor.id)).await;
+    };
+    let Some(version) = soc_protocol::negotiate(min_version, max_version) else {
+        let msg = format!(
+            "{}: speaks versions {min_version}..={max_version}, the hub {:?}",
+            sensor.id,
+            soc_protocol::VERSIONS
+        );
+        return refuse(&mut stream, ErrorCode::UnsupportedVersion, msg).await;
+    };
+    hub.db.update_sensor(&sensor.id, |s| {
+        s.software = software.clone();
+        s.last_seen = now();
+    })?;
+    let welcome = Down::Welcome { version, sensor_id: sensor.id.clone(), tenant: sensor.tenant.clone() };
+    write_frame(&mut stream, &welcome).await?;
+    loop {
+        let msg: Option<Up> = match tokio::time::timeout(IDLE, read_frame(&mut stream)).await {
+            Ok(r) => r.map_err(|e| anyhow::anyhow!("{}: {e}", sensor.id))?,
+            Err(_) => anyhow::bail!("{}: silent for {IDLE:?}, closing", sensor.id),
+        };
+        match msg {
+            None => return Ok(()),
+            Some(Up::Alerts(items)) => {
+                let acks = match hub.db.store_alerts(&sensor, &items).await {
+                    Ok(a) => a,
+                    Err(e) => return refuse(&mut stream, ErrorCode::Unavailable, format!("cannot store: {e:#}")).await,
+                };
+                write_frame(&mut stream, &Down::Acks(acks)).await?;
+            }
+            Some(Up::Heartbeat(health)) => hub.db.update_sensor(&sensor.id, |s| {
+                s.health = health.clone();
+                s.last_seen = now();
+            })?,
+            Some(other) => {
+                let name = match other {
+                    Up::Hello { .. } => "Hello",
+                    Up::Enroll { .. } => "Enroll",
+                    _ => "message",
+                };
+                return refuse(&mut stream, ErrorCode::UnexpectedMessage, format!("{}: unexpected {name}", sensor.id))
+                    .await;
+            }
+        }
+    }
+}

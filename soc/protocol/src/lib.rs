@@ -1,0 +1,62 @@
+//! The tunnel between a sensor and the SOC hub: its messages and how they are framed.
+//! docs/protocol.md is the written specification; this crate is its one implementation, used
+//! by both ends.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `lib.rs` | versions, limits, [`ProtocolError`] |
+//! | `messages.rs` | [`Up`] (sensor to hub) and [`Down`] (hub to sensor) |
+//! | `frame.rs` | [`encode`], [`decode`]: length-prefixed postcard, zstd above a size; async read and write |
+//!
+//! Nothing here trusts its input: a frame longer than [`MAX_FRAME`], a payload that does not
+//! decompress within the limit, or does not decode as a message, is an error, never a panic or
+//! an unbounded allocation (`fuzz/` holds a target for [`decode`]).
+
+#![forbid(unsafe_code)]
+
+mod frame;
+mod messages;
+
+pub use frame::{decode, encode, read_frame, write_frame};
+pub use messages::{AlertItem, Down, ErrorCode, Health, Up};
+
+/// Protocol versions this build speaks, oldest first. The sensor offers its range in
+/// [`Up::Hello`]; the hub answers with the highest version both speak in [`Down::Welcome`].
+pub const VERSIONS: std::ops::RangeInclusive<u16> = 1..=1;
+
+/// The largest frame either end accepts (length prefix excluded), compressed or not, and the
+/// largest a payload may decompress to: an alert with its evidence summary is a few KiB; a
+/// batch of evidence packets is bounded by the sensor's export limit.
+pub const MAX_FRAME: usize = 16 << 20;
+
+/// Payloads at least this long are compressed with zstd (shorter ones gain nothing).
+pub const COMPRESS_FROM: usize = 512;
+
+/// zstd level of frame payloads: fast, since alerts are latency-bound.
+pub const ZSTD_LEVEL: i32 = 3;
+
+/// The highest version both ends speak, given the sensor's range; `None` if none.
+pub fn negotiate(min: u16, max: u16) -> Option<u16> {
+    let top = max.min(*VERSIONS.end());
+    (top >= min.max(*VERSIONS.start())).then_some(top)
+}
+
+/// What can go wrong reading or writing the tunnel.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    /// The connection failed or closed.
+    #[error("connection: {0}")]
+    Io(#[from] std::io::Error),
+    /// A frame announced more bytes than [`MAX_FRAME`].
+    #[error("frame of {0} bytes exceeds the limit of {MAX_FRAME}")]
+    Oversize(usize),
+    /// The frame's flags byte has bits this version does not know.
+    #[error("unknown frame flags {0:#04x}")]
+    Flags(u8),
+    /// The payload is not valid zstd, or decompresses beyond the limit.
+    #[error("frame payload does not decompress: {0}")]
+    Compression(String),
+    /// The payload is not a message of this protocol.
+    #[error("frame payload is not a message: {0}")]
+    Decode(#[from] postcard::Error),
+}
