@@ -76,12 +76,12 @@ impl Identity {
         let key = PrivateKeyDer::from_pem_slice(&read("key.pem")?).map_err(|e| SyncError::Identity(e.to_string()))?;
         let mut roots = rustls::RootCertStore::empty();
         roots.add(ca).map_err(|e| SyncError::Identity(e.to_string()))?;
-        Ok(rustls::ClientConfig::builder_with_provider(provider())
+        rustls::ClientConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(|e| SyncError::Identity(e.to_string()))?
             .with_root_certificates(roots)
             .with_client_auth_cert(vec![cert], key)
-            .map_err(|e| SyncError::Identity(e.to_string()))?)
+            .map_err(|e| SyncError::Identity(e.to_string()))
     }
 }
 

@@ -51,11 +51,23 @@ impl Outbox {
 
     /// Queues an alert (its JSON); durable on return. Returns its sequence number.
     pub fn push(&self, json: &str, critical: bool) -> Result<u64, SyncError> {
+        let seq = self.insert(json, critical)?;
+        self.db.flush()?;
+        Ok(seq)
+    }
+
+    /// Queues many alerts with one flush (a backlog restored, a benchmark); durable on return.
+    pub fn push_all<'a>(&self, alerts: impl IntoIterator<Item = (&'a str, bool)>) -> Result<Vec<u64>, SyncError> {
+        let seqs = alerts.into_iter().map(|(json, critical)| self.insert(json, critical)).collect::<Result<_, _>>()?;
+        self.db.flush()?;
+        Ok(seqs)
+    }
+
+    fn insert(&self, json: &str, critical: bool) -> Result<u64, SyncError> {
         let seq = self.db.generate_id()?;
         let k = key(if critical { CRITICAL } else { NORMAL }, seq);
         self.queue.insert(k, json.as_bytes())?;
         self.queued.insert(k, &now().to_be_bytes())?;
-        self.db.flush()?;
         Ok(seq)
     }
 

@@ -98,7 +98,7 @@ pub fn by_capture(labels: &[Label]) -> BTreeMap<String, Vec<Label>> {
 /// Replays `capture` with the default configuration and returns its alerts.
 pub fn alerts_of(capture: &Path) -> Vec<Value> {
     let dir = tempfile::tempdir().unwrap();
-    let outputs = sensor::replay::Outputs { store: None, jsonl: Some(dir.path().to_owned()) };
+    let outputs = sensor::replay::Outputs { store: None, jsonl: Some(dir.path().to_owned()), ..Default::default() };
     sensor::replay::replay(&[capture.to_owned()], &sensor::config::Config::default(), &outputs, 7)
         .unwrap_or_else(|e| panic!("replay of {} failed: {e:#}", capture.display()));
     let text = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();

@@ -56,7 +56,11 @@ pub struct Replayed {
 pub fn replay(captures: &[PathBuf]) -> Replayed {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    let outputs = sensor::replay::Outputs { store: Some(store.clone()), jsonl: Some(dir.path().to_owned()) };
+    let outputs = sensor::replay::Outputs {
+        store: Some(store.clone()),
+        jsonl: Some(dir.path().to_owned()),
+        ..Default::default()
+    };
     let summary = sensor::replay::replay(captures, &Config::default(), &outputs, 7)
         .unwrap_or_else(|e| panic!("replay of {captures:?} failed: {e:#}"));
     let text = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
