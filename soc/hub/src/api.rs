@@ -1,17 +1,28 @@
 //! The HTTP+JSON API (axum) the analysts' tools and `soc-hub`'s own commands use. Every
-//! endpoint but `GET /health` needs `Authorization: Bearer <admin token>` (the token the hub
-//! keeps in `DIR/admin.token`, mode 0600); analyst accounts come next.
+//! endpoint but `GET /health` and `POST /api/v1/login` needs `Authorization: Bearer TOKEN`:
+//! the admin token the hub keeps in `DIR/admin.token` (mode 0600), or an analyst's session token
+//! from `login` (valid [`SESSION`]; sessions end when the hub restarts). Administration
+//! (tokens, revocation, accounts, SLAs) needs the admin token.
 //!
 //! | endpoint | what |
 //! |---|---|
 //! | `GET /health` | `ok` |
-//! | `POST /api/v1/tokens` `{tenant, site, ttl}` | a one-time enrollment token (`ttl` like `24h`) |
-//! | `GET /api/v1/ca` | the CA's SHA-256 fingerprint, to pin at enrollment |
-//! | `GET /api/v1/alerts[?tenant=T]` | the alerts held, one object each with the sensor id and sequence |
+//! | `POST /api/v1/login` `{user, password}` | a session token for an analyst |
+//! | `GET /api/v1/queue[?tenant=T]` | open alerts, most severe first, then by SLA deadline |
+//! | `POST /api/v1/alerts/{key}/actions` `{action, ...}` | `acknowledge`, `assign {to}`, `escalate {reason}`, `resolve {reason}`, `note {text}` |
+//! | `GET /api/v1/audit` | every action: who, when, what, on what |
+//! | `GET /api/v1/metrics[?tenant=T]` | MTTD, MTTR, open, resolved, past deadline |
+//! | `GET /api/v1/alerts[?tenant=T]` | every alert held, with the sensor id and sequence |
 //! | `GET /api/v1/sensors` | the sensors, their health and last contact |
-//! | `POST /api/v1/sensors/{id}/revoke` | revokes a sensor: its next handshake fails |
+//! | `GET /api/v1/ca` | the CA's SHA-256 fingerprint, to pin at enrollment |
+//! | admin: `POST /api/v1/tokens` `{tenant, site, ttl}` | a one-time enrollment token (`ttl` like `24h`) |
+//! | admin: `POST /api/v1/sensors/{id}/revoke` | revokes a sensor: its next handshake fails |
+//! | admin: `POST /api/v1/users` `{name, password}` | adds or replaces an analyst account (argon2id) |
+//! | admin: `PUT /api/v1/tenants/{tenant}/sla` `{critical, high, medium, low}` | a tenant's SLA, seconds |
 
+use crate::triage::{Action, Sla, User};
 use crate::tunnel::Hub;
+use axum::Extension;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
@@ -19,7 +30,32 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long an analyst's session lasts.
+pub const SESSION: Duration = Duration::from_secs(12 * 3600);
+/// The shortest password an account may have.
+const MIN_PASSWORD: usize = 12;
+
+/// Who is calling.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Who {
+    /// The admin token.
+    Admin,
+    /// An analyst, by login name.
+    Analyst(String),
+}
+
+impl Who {
+    fn name(&self) -> &str {
+        match self {
+            Who::Admin => "admin",
+            Who::Analyst(n) => n,
+        }
+    }
+}
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -28,6 +64,8 @@ pub struct Api {
     pub hub: Arc<Hub>,
     /// The admin credential.
     pub admin_token: Arc<String>,
+    /// Analysts' sessions: token → (login, expiry).
+    pub sessions: Arc<Mutex<HashMap<String, (String, Instant)>>>,
 }
 
 /// The router.
@@ -36,10 +74,24 @@ pub fn router(api: Api) -> Router {
         .route("/api/v1/tokens", post(create_token))
         .route("/api/v1/ca", get(ca))
         .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/queue", get(queue))
+        .route("/api/v1/alerts/{key}/actions", post(act))
+        .route("/api/v1/audit", get(audit))
+        .route("/api/v1/metrics", get(metrics))
         .route("/api/v1/sensors", get(sensors))
         .route("/api/v1/sensors/{id}/revoke", post(revoke))
+        .route("/api/v1/users", post(add_user))
+        .route("/api/v1/tenants/{tenant}/sla", axum::routing::put(set_sla))
         .route_layer(axum::middleware::from_fn_with_state(api.clone(), authenticate));
-    Router::new().route("/health", get(|| async { "ok" })).merge(protected).with_state(api)
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/api/v1/login", post(login))
+        .merge(protected)
+        .with_state(api)
+}
+
+fn admin_only(who: &Who) -> Option<Response> {
+    (*who != Who::Admin).then(|| (StatusCode::FORBIDDEN, "administration needs the admin token\n").into_response())
 }
 
 /// Compares in time independent of where the strings differ.
@@ -47,17 +99,141 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn authenticate(State(api): State<Api>, request: Request, next: Next) -> Response {
+async fn authenticate(State(api): State<Api>, mut request: Request, next: Next) -> Response {
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !same(given.as_bytes(), api.admin_token.as_bytes()) {
-        return (StatusCode::UNAUTHORIZED, "missing or wrong bearer token\n").into_response();
-    }
+        .unwrap_or("")
+        .to_owned();
+    let who = if same(given.as_bytes(), api.admin_token.as_bytes()) {
+        Some(Who::Admin)
+    } else {
+        let mut sessions = api.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.retain(|_, (_, expires)| *expires > Instant::now());
+        sessions.get(&given).map(|(user, _)| Who::Analyst(user.clone()))
+    };
+    let Some(who) = who else {
+        return (StatusCode::UNAUTHORIZED, "missing, wrong or expired bearer token\n").into_response();
+    };
+    request.extensions_mut().insert(who);
     next.run(request).await
+}
+
+#[derive(Deserialize)]
+struct Login {
+    user: String,
+    password: String,
+}
+
+async fn login(State(api): State<Api>, Json(req): Json<Login>) -> Response {
+    let user = match api.hub.db.user(&req.user) {
+        Ok(u) => u,
+        Err(e) => return internal(e),
+    };
+    let verified = user.as_ref().is_some_and(|u| {
+        use argon2::PasswordVerifier as _;
+        argon2::PasswordHash::new(&u.password_hash)
+            .is_ok_and(|h| argon2::Argon2::default().verify_password(req.password.as_bytes(), &h).is_ok())
+    });
+    if !verified {
+        eprintln!("soc-hub: api: failed login for {:?}", req.user);
+        let _ = api.hub.db.audit(&req.user, "login_failed", &req.user, "");
+        return (StatusCode::UNAUTHORIZED, "wrong user or password\n").into_response();
+    }
+    let token: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+    api.sessions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(token.clone(), (req.user.clone(), Instant::now() + SESSION));
+    let _ = api.hub.db.audit(&req.user, "login", &req.user, "");
+    Json(serde_json::json!({"token": token, "expires_in": SESSION.as_secs()})).into_response()
+}
+
+#[derive(Deserialize)]
+struct NewUser {
+    name: String,
+    password: String,
+}
+
+async fn add_user(State(api): State<Api>, Extension(who): Extension<Who>, Json(req): Json<NewUser>) -> Response {
+    if let Some(r) = admin_only(&who) {
+        return r;
+    }
+    if req.name.is_empty() || req.password.chars().count() < MIN_PASSWORD {
+        return (StatusCode::BAD_REQUEST, format!("a name, and a password of at least {MIN_PASSWORD} characters\n"))
+            .into_response();
+    }
+    let salt = match argon2::password_hash::SaltString::encode_b64(&rand::random::<[u8; 16]>()) {
+        Ok(s) => s,
+        Err(e) => return internal(anyhow::anyhow!("{e}")),
+    };
+    use argon2::PasswordHasher as _;
+    let hash = match argon2::Argon2::default().hash_password(req.password.as_bytes(), &salt) {
+        Ok(h) => h.to_string(),
+        Err(e) => return internal(anyhow::anyhow!("{e}")),
+    };
+    let result = api.hub.db.put_user(&User { name: req.name.clone(), password_hash: hash });
+    if let Err(e) = result.and_then(|()| api.hub.db.audit(who.name(), "user_add", &req.name, "")) {
+        return internal(e);
+    }
+    Json(serde_json::json!({"user": req.name})).into_response()
+}
+
+#[derive(Deserialize)]
+struct TenantQuery {
+    tenant: Option<String>,
+}
+
+async fn queue(State(api): State<Api>, Query(q): Query<TenantQuery>) -> Response {
+    match api.hub.db.queue(q.tenant.as_deref()) {
+        Ok(list) => Json(list).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn metrics(State(api): State<Api>, Query(q): Query<TenantQuery>) -> Response {
+    match api.hub.db.metrics(q.tenant.as_deref()) {
+        Ok(m) => Json(m).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn act(
+    State(api): State<Api>,
+    Extension(who): Extension<Who>,
+    Path(key): Path<String>,
+    Json(action): Json<Action>,
+) -> Response {
+    match api.hub.db.act(&key, &action, who.name()) {
+        Ok(Ok(t)) => Json(t).into_response(),
+        Ok(Err(why)) => (StatusCode::CONFLICT, format!("{why}\n")).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn audit(State(api): State<Api>) -> Response {
+    match api.hub.db.audit_trail() {
+        Ok(list) => Json(list).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn set_sla(
+    State(api): State<Api>,
+    Extension(who): Extension<Who>,
+    Path(tenant): Path<String>,
+    Json(sla): Json<Sla>,
+) -> Response {
+    if let Some(r) = admin_only(&who) {
+        return r;
+    }
+    let detail = format!("{sla:?}");
+    match api.hub.db.set_sla(&tenant, &sla).and_then(|()| api.hub.db.audit(who.name(), "set_sla", &tenant, &detail)) {
+        Ok(()) => Json(sla).into_response(),
+        Err(e) => internal(e),
+    }
 }
 
 fn internal(e: anyhow::Error) -> Response {
@@ -72,14 +248,23 @@ struct TokenRequest {
     ttl: String,
 }
 
-async fn create_token(State(api): State<Api>, Json(req): Json<TokenRequest>) -> Response {
+async fn create_token(
+    State(api): State<Api>,
+    Extension(who): Extension<Who>,
+    Json(req): Json<TokenRequest>,
+) -> Response {
+    if let Some(r) = admin_only(&who) {
+        return r;
+    }
     let Ok(ttl) = humantime::parse_duration(&req.ttl) else {
         return (StatusCode::BAD_REQUEST, format!("ttl {:?} is not a duration like 24h\n", req.ttl)).into_response();
     };
     if req.tenant.is_empty() || req.site.is_empty() {
         return (StatusCode::BAD_REQUEST, "tenant and site must not be empty\n").into_response();
     }
-    match api.hub.db.create_token(&req.tenant, &req.site, ttl.as_secs()) {
+    let detail = format!("site {} ttl {}", req.site, req.ttl);
+    let created = api.hub.db.create_token(&req.tenant, &req.site, ttl.as_secs());
+    match created.and_then(|t| api.hub.db.audit(who.name(), "token_create", &req.tenant, &detail).map(|()| t)) {
         Ok((token, expires)) => Json(serde_json::json!({"token": token, "expires": expires})).into_response(),
         Err(e) => internal(e),
     }
@@ -89,12 +274,7 @@ async fn ca(State(api): State<Api>) -> Response {
     Json(serde_json::json!({"sha256": crate::ca::fingerprint(api.hub.ca.cert_der())})).into_response()
 }
 
-#[derive(Deserialize)]
-struct AlertQuery {
-    tenant: Option<String>,
-}
-
-async fn alerts(State(api): State<Api>, Query(q): Query<AlertQuery>) -> Response {
+async fn alerts(State(api): State<Api>, Query(q): Query<TenantQuery>) -> Response {
     match api.hub.db.alerts(q.tenant.as_deref()) {
         Ok(a) => Json(a).into_response(),
         Err(e) => internal(e),
@@ -123,7 +303,10 @@ async fn sensors(State(api): State<Api>) -> Response {
     }
 }
 
-async fn revoke(State(api): State<Api>, Path(id): Path<String>) -> Response {
+async fn revoke(State(api): State<Api>, Extension(who): Extension<Who>, Path(id): Path<String>) -> Response {
+    if let Some(r) = admin_only(&who) {
+        return r;
+    }
     let sensor = match api.hub.db.sensor(&id) {
         Ok(Some(s)) => s,
         Ok(None) => return (StatusCode::NOT_FOUND, format!("no sensor {id}\n")).into_response(),
@@ -133,6 +316,7 @@ async fn revoke(State(api): State<Api>, Path(id): Path<String>) -> Response {
         return internal(e);
     }
     api.hub.revoked.write().unwrap_or_else(|e| e.into_inner()).insert(sensor.cert_sha256);
+    let _ = api.hub.db.audit(who.name(), "revoke", &id, "");
     eprintln!("soc-hub: revoked {id}");
     Json(serde_json::json!({"revoked": id})).into_response()
 }

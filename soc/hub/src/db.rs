@@ -6,10 +6,15 @@
 //! | `sensors` | sensor id | [`SensorRecord`] |
 //! | `certs` | SHA-256 of a sensor certificate (hex) | sensor id |
 //! | `alerts` | sensor id, `0`, sequence number (big-endian) | the stored alert (JSON) |
+//! | `triage` | as `alerts` | the alert's workflow state ([`Triage`]) |
+//! | `audit` | id (sled's, increasing) | [`AuditEntry`] |
+//! | `tenants` | tenant | its [`Sla`] |
+//! | `users` | login name | [`User`] (argon2id hash) |
 //!
 //! An alert is stored if its key is absent (compare-and-swap), so a batch delivered twice is
 //! stored once; it is acknowledged only after [`Db::store_alerts`] flushed it to disk.
 
+use crate::triage::{Action, AuditEntry, Sla, Status, Triage, User, mean, rank};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use soc_protocol::{AlertItem, Health};
@@ -73,6 +78,10 @@ pub struct Db {
     sensors: sled::Tree,
     certs: sled::Tree,
     alerts: sled::Tree,
+    triage: sled::Tree,
+    audit: sled::Tree,
+    tenants: sled::Tree,
+    users: sled::Tree,
 }
 
 /// Now, Unix seconds.
@@ -105,6 +114,10 @@ impl Db {
             sensors: db.open_tree("sensors")?,
             certs: db.open_tree("certs")?,
             alerts: db.open_tree("alerts")?,
+            triage: db.open_tree("triage")?,
+            audit: db.open_tree("audit")?,
+            tenants: db.open_tree("tenants")?,
+            users: db.open_tree("users")?,
             db,
         })
     }
@@ -211,6 +224,148 @@ impl Db {
             }
         }
         Ok(out)
+    }
+
+    /// The alert `SENSOR:SEQ`, with its workflow state.
+    fn alert_by_name(&self, name: &str) -> anyhow::Result<Option<(Vec<u8>, serde_json::Value)>> {
+        let Some((sensor, seq)) = name.rsplit_once(':') else { return Ok(None) };
+        let Ok(seq) = seq.parse::<u64>() else { return Ok(None) };
+        let key = alert_key(sensor, seq);
+        Ok(match self.alerts.get(&key)? {
+            Some(v) => Some((key, serde_json::from_slice(&v)?)),
+            None => None,
+        })
+    }
+
+    /// Applies an analyst's action to alert `name` (`SENSOR:SEQ`) and records it in the audit
+    /// trail; the new state, or why not (`Ok(Err)`: no such alert, or not applicable).
+    pub fn act(&self, name: &str, action: &Action, who: &str) -> anyhow::Result<Result<Triage, String>> {
+        let Some((key, _)) = self.alert_by_name(name)? else { return Ok(Err(format!("no alert {name}"))) };
+        loop {
+            let old = self.triage.get(&key)?;
+            let mut t: Triage = match &old {
+                Some(v) => postcard::from_bytes(v)?,
+                None => Triage::default(),
+            };
+            if let Err(why) = action.apply(&mut t, who, now()) {
+                return Ok(Err(why));
+            }
+            if self.triage.compare_and_swap(&key, old, Some(postcard::to_stdvec(&t)?))?.is_ok() {
+                let detail = match action {
+                    Action::Assign { to } => to.clone(),
+                    Action::Escalate { reason } | Action::Resolve { reason } => reason.clone(),
+                    Action::Note { text } => text.clone(),
+                    Action::Acknowledge => String::new(),
+                };
+                self.audit(who, action.name(), name, &detail)?;
+                return Ok(Ok(t));
+            }
+        }
+    }
+
+    /// Appends to the audit trail, durably.
+    pub fn audit(&self, by: &str, action: &str, target: &str, detail: &str) -> anyhow::Result<()> {
+        let entry = AuditEntry {
+            at: now(),
+            by: by.into(),
+            action: action.into(),
+            target: target.into(),
+            detail: detail.into(),
+        };
+        self.audit.insert(self.db.generate_id()?.to_be_bytes(), postcard::to_stdvec(&entry)?)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The audit trail, oldest first.
+    pub fn audit_trail(&self) -> anyhow::Result<Vec<AuditEntry>> {
+        self.audit.iter().values().map(|v| Ok(postcard::from_bytes(&v?)?)).collect()
+    }
+
+    /// A tenant's SLA (the defaults unless set).
+    pub fn sla(&self, tenant: &str) -> anyhow::Result<Sla> {
+        Ok(match self.tenants.get(tenant.as_bytes())? {
+            Some(v) => postcard::from_bytes(&v)?,
+            None => Sla::default(),
+        })
+    }
+
+    /// Sets a tenant's SLA.
+    pub fn set_sla(&self, tenant: &str, sla: &Sla) -> anyhow::Result<()> {
+        self.tenants.insert(tenant.as_bytes(), postcard::to_stdvec(sla)?)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Adds or replaces an analyst account.
+    pub fn put_user(&self, user: &User) -> anyhow::Result<()> {
+        self.users.insert(user.name.as_bytes(), postcard::to_stdvec(user)?)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// An analyst account.
+    pub fn user(&self, name: &str) -> anyhow::Result<Option<User>> {
+        Ok(match self.users.get(name.as_bytes())? {
+            Some(v) => Some(postcard::from_bytes(&v)?),
+            None => None,
+        })
+    }
+
+    /// Every alert of `tenant` (all without), each with its name, workflow state and deadline.
+    fn triaged(&self, tenant: Option<&str>) -> anyhow::Result<Vec<(serde_json::Value, Triage, u64)>> {
+        let mut out = Vec::new();
+        for entry in self.alerts.iter() {
+            let (key, v) = entry?;
+            let mut alert: serde_json::Value = serde_json::from_slice(&v)?;
+            let t_name = alert["tenant"].as_str().unwrap_or_default().to_owned();
+            if tenant.is_some_and(|t| t != t_name) {
+                continue;
+            }
+            let triage: Triage = match self.triage.get(&key)? {
+                Some(t) => postcard::from_bytes(&t)?,
+                None => Triage::default(),
+            };
+            let severity = alert["alert"]["severity"].as_str().unwrap_or("info").to_owned();
+            let received = alert["received"].as_u64().unwrap_or(0);
+            let deadline = received + self.sla(&t_name)?.seconds(&severity);
+            let name = format!("{}:{}", alert["sensor_id"].as_str().unwrap_or_default(), alert["seq"]);
+            alert["key"] = name.into();
+            alert["deadline"] = deadline.into();
+            alert["triage"] = serde_json::to_value(&triage)?;
+            out.push((alert, triage, deadline));
+        }
+        Ok(out)
+    }
+
+    /// The open alerts, most severe first, then by deadline.
+    pub fn queue(&self, tenant: Option<&str>) -> anyhow::Result<Vec<serde_json::Value>> {
+        let mut open: Vec<_> =
+            self.triaged(tenant)?.into_iter().filter(|(_, t, _)| t.status != Status::Resolved).collect();
+        open.sort_by_key(|(a, _, deadline)| {
+            (std::cmp::Reverse(rank(a["alert"]["severity"].as_str().unwrap_or(""))), *deadline)
+        });
+        Ok(open.into_iter().map(|(a, _, _)| a).collect())
+    }
+
+    /// MTTD and MTTR (seconds), open and resolved counts, and open alerts past their deadline.
+    pub fn metrics(&self, tenant: Option<&str>) -> anyhow::Result<serde_json::Value> {
+        let all = self.triaged(tenant)?;
+        let detected = |a: &serde_json::Value| a["alert"]["ts"].as_f64().unwrap_or(0.0) as u64;
+        let ack: Vec<u64> =
+            all.iter().filter_map(|(a, t, _)| Some(t.acknowledged_at?.saturating_sub(detected(a)))).collect();
+        let res: Vec<u64> =
+            all.iter().filter_map(|(a, t, _)| Some(t.resolved_at?.saturating_sub(detected(a)))).collect();
+        let now = now();
+        let open = all.iter().filter(|(_, t, _)| t.status != Status::Resolved);
+        Ok(serde_json::json!({
+            "alerts": all.len(),
+            "open": open.clone().count(),
+            "resolved": res.len(),
+            "past_deadline": open.filter(|(_, _, deadline)| *deadline < now).count(),
+            "mttd_seconds": mean(&ack),
+            "mttr_seconds": mean(&res),
+        }))
     }
 
     /// Fingerprints of revoked certificates.

@@ -5,7 +5,8 @@
 //! | `ca.rs` | the hub's CA: its server certificate, the sensors' certificates |
 //! | `db.rs` | the sled database: tokens, sensors, alerts (stored once, flushed before the ack) |
 //! | `tunnel.rs` | the sensors' TLS 1.3 endpoint: enrollment, alert ingest, heartbeats, revocation |
-//! | `api.rs` | the HTTP+JSON API (admin bearer token) |
+//! | `triage.rs` | the analysts' workflow: SLA queue, actions, audit trail, MTTD/MTTR, accounts |
+//! | `api.rs` | the HTTP+JSON API (admin token or analyst sessions) |
 //! | `main.rs` | `soc-hub serve`, and the commands that talk to a running hub's API |
 
 #![forbid(unsafe_code)]
@@ -13,4 +14,5 @@
 pub mod api;
 pub mod ca;
 pub mod db;
+pub mod triage;
 pub mod tunnel;

@@ -65,6 +65,24 @@ enum Command {
         #[command(subcommand)]
         command: SensorCommand,
     },
+    /// Analyst accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add (or replace) an analyst account; the password is read from standard input.
+    Add {
+        /// The running hub's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Login name.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -118,6 +136,13 @@ fn main() -> ExitCode {
         Command::Alerts { data, tenant, format } => alerts(&data, tenant.as_deref(), &format),
         Command::Sensor { command: SensorCommand::Revoke { data, id } } => {
             call(&data, "POST", &format!("/api/v1/sensors/{id}/revoke"), None).map(|v| println!("{v}"))
+        }
+        Command::User { command: UserCommand::Add { data, name } } => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password).map_err(anyhow::Error::from).and_then(|_| {
+                let body = serde_json::json!({"name": name, "password": password.trim_end_matches(['\r', '\n'])});
+                call(&data, "POST", "/api/v1/users", Some(body)).map(|v| println!("{v}"))
+            })
         }
         Command::Sensor { command: SensorCommand::List { data } } => {
             call(&data, "GET", "/api/v1/sensors", None).and_then(|v| print_lines(v.as_array().into_iter().flatten()))
@@ -209,7 +234,7 @@ fn run_server(data: &Path, listen: &str, api_addr: &str, names: &[String]) -> an
             api.local_addr()?,
             soc_hub::ca::fingerprint(hub.ca.cert_der())
         );
-        let app = router(Api { hub: hub.clone(), admin_token: Arc::new(admin_token) });
+        let app = router(Api { hub: hub.clone(), admin_token: Arc::new(admin_token), sessions: Default::default() });
         tokio::select! {
             r = serve(tunnel, hub.clone(), tls) => r,
             r = axum::serve(api, app) => r.map_err(Into::into),

@@ -5,108 +5,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
 
+mod common;
+
+use common::{Hub, enrolled, runtime};
 use sensor_sync::{Identity, Outbox, SyncHandle, enroll};
 use soc_protocol::{AlertItem, Down, ErrorCode, Up, read_frame, write_frame};
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// A running `soc-hub serve`, killed by its PID when dropped.
-struct Hub {
-    child: Child,
-    data: PathBuf,
-    log: Arc<std::sync::Mutex<String>>,
-}
-
-impl Hub {
-    /// Starts a hub on `data`, its sensor endpoint on `listen` (port 0: any).
-    fn start(data: &Path, listen: &str) -> Hub {
-        let _ = std::fs::remove_file(data.join("tunnel.addr"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_soc-hub"))
-            .args(["serve", "--data"])
-            .arg(data)
-            .args(["--listen", listen, "--api", "127.0.0.1:0"])
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(std::sync::Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
-        let hub = Hub { child, data: data.to_owned(), log };
-        hub.wait_log("sensors connect to");
-        hub
-    }
-
-    fn wait_log(&self, text: &str) {
-        let started = Instant::now();
-        while !self.log.lock().unwrap().contains(text) {
-            assert!(started.elapsed() < Duration::from_secs(20), "no {text:?} in the hub's log: {}", self.log());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// The sensors' endpoint as a sensor names it (the certificate is for localhost).
-    fn endpoint(&self) -> String {
-        let addr = std::fs::read_to_string(self.data.join("tunnel.addr")).unwrap();
-        format!("localhost:{}", addr.trim().rsplit_once(':').unwrap().1)
-    }
-
-    fn port(&self) -> String {
-        self.endpoint().rsplit_once(':').unwrap().1.to_owned()
-    }
-
-    fn cli(&self, args: &[&str]) -> String {
-        let o = Command::new(env!("CARGO_BIN_EXE_soc-hub")).args(args).arg("--data").arg(&self.data).output().unwrap();
-        assert!(o.status.success(), "soc-hub {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8_lossy(&o.stdout).trim().to_owned()
-    }
-
-    fn token(&self, ttl: &str) -> String {
-        self.cli(&["token", "create", "--tenant", "acme", "--site", "plant-1", "--ttl", ttl])
-    }
-
-    fn alerts(&self) -> Vec<serde_json::Value> {
-        self.cli(&["alerts"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-    }
-
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A hub and an enrolled sensor directory.
-fn enrolled() -> (tempfile::TempDir, Hub, PathBuf, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(&dir.path().join("hub"), "127.0.0.1:0");
-    let fp = hub.cli(&["ca-fingerprint"]);
-    let sensor = dir.path().join("sensor");
-    let id = enroll(&sensor, &hub.endpoint(), &hub.token("1h"), &fp).unwrap();
-    (dir, hub, sensor, id)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
 
 #[test]
 fn alerts_arrive_exactly_once_while_the_hub_is_killed_and_restarted() {
