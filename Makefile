@@ -10,7 +10,7 @@ SHARED := ../shared
 BENCH_DIR ?= target/bench
 FUZZ_SECONDS ?= 60
 
-.PHONY: help setup setup-test build run demo test lint bench bench-capture bench-replay bench-flows bench-store bench-intel eval dga-model dicts fuzz fuzz-build clean
+.PHONY: help setup setup-test build run demo test lint bench bench-capture bench-sync bench-replay bench-flows bench-store bench-intel eval dga-model dicts fuzz fuzz-build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -55,13 +55,16 @@ lint: setup ## Lints only
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-bench: bench-replay bench-flows bench-store bench-intel bench-capture ## All benchmarks (needs root for the peers' packages); see docs/PERFORMANCE.md
+bench: bench-replay bench-flows bench-store bench-intel bench-capture bench-sync ## All benchmarks (needs root for the peers' packages); see docs/PERFORMANCE.md
 
 bench-replay: build ## Replay throughput against Suricata on the large mixed capture
 	bash bench/replay.sh "$(SHARED)" "$(BENCH_DIR)"
 
 bench-capture: build ## Live capture on veth: receiver CPU per frame against Suricata's AF_PACKET and AF_XDP (root)
 	bash bench/capture.sh "$(SHARED)" "$(BENCH_DIR)/capture"
+
+bench-sync: setup ## Alerts to the SOC hub: latency, drain of a 1,000,000-alert backlog, 100 sensors at once
+	$(CARGO) test --release --locked -p soc-hub --test bench -- --ignored --nocapture
 
 bench-flows: setup ## Memory with 1,000,000 concurrent flows
 	$(CARGO) run --release --locked -p sensor --example flow_memory

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 export RUSTC_BOOTSTRAP=1
-targets=(frame_decoder dns_message capture_reader pipeline store_record intel_feed)
+targets=(frame_decoder dns_message capture_reader pipeline store_record intel_feed tunnel_frame)
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 cargo fuzz build --release
 [[ ${1:-build} == build ]] && exit 0

@@ -106,7 +106,17 @@ def main():
     ]
     for f in feeds:
         write(os.path.join(corpus, "intel_feed"), f)
-    for t in ("frame_decoder", "dns_message", "capture_reader", "pipeline", "intel_feed"):
+    # Tunnel frame bodies: flags byte, then postcard (variant index, fields) - tunnel_frame.rs.
+    frames = [
+        b"\x00\x00\x01\x01\x050.1.0",             # Up::Hello 1..=1 "0.1.0"
+        b"\x00\x01\x01\x05\x02{}",                # Up::Alerts [{seq 5, "{}"}]
+        b"\x00\x02\x01\x02\x03\x04\x05\x06",      # Up::Heartbeat
+        b"\x00\x03\x02ab\x03\x01\x02\x03",        # Up::Enroll "ab" [1,2,3]
+        b"\x00\x01\x02\x01\x02",                  # Down::Acks [1, 2]
+    ]
+    for f in frames:
+        write(os.path.join(corpus, "tunnel_frame"), f)
+    for t in ("frame_decoder", "dns_message", "capture_reader", "pipeline", "intel_feed", "tunnel_frame"):
         print(f"{t}: {len(os.listdir(os.path.join(corpus, t)))} seeds")
 
 
