@@ -30,6 +30,8 @@ pub const HEARTBEAT: Duration = Duration::from_secs(10);
 pub const BACKOFF_MIN: Duration = Duration::from_millis(500);
 /// Longest wait before reconnecting.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// How often [`SyncHandle::wait_drained`] looks at the outbox.
+const DRAIN_CHECK: Duration = Duration::from_millis(2);
 /// How often a waiting session looks at the stop flag.
 const STOP_CHECK: Duration = Duration::from_millis(100);
 
@@ -96,7 +98,7 @@ impl SyncHandle {
             if started.elapsed() >= timeout {
                 return false;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(DRAIN_CHECK);
         }
         true
     }
@@ -187,13 +189,16 @@ impl Task {
             }
         });
         let mut inflight: HashSet<u64> = HashSet::new();
+        // Alerts after the cursor were never sent in this session; before it, they were sent
+        // and are in flight or acknowledged.
+        let mut cursor = None;
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         let result = loop {
             if self.stop.load(Ordering::Relaxed) {
                 break Ok(());
             }
             while inflight.len() < WINDOW {
-                let batch = self.outbox.next(&inflight, BATCH.min(WINDOW - inflight.len()))?;
+                let batch = self.outbox.next(&inflight, &mut cursor, BATCH.min(WINDOW - inflight.len()))?;
                 if batch.is_empty() {
                     break;
                 }

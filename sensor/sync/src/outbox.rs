@@ -71,16 +71,33 @@ impl Outbox {
         Ok(seq)
     }
 
-    /// Up to `max` queued alerts not in `skip`, critical ones first, then by sequence.
-    pub fn next(&self, skip: &HashSet<u64>, max: usize) -> Result<Vec<AlertItem>, SyncError> {
+    /// Up to `max` queued alerts to send next: every critical one not in `skip` (they are
+    /// few, and overtake the backlog whenever they come), then the others after `cursor` (the
+    /// last one already handed out; `None`: from the start), by sequence. Moves `cursor`.
+    pub fn next(&self, skip: &HashSet<u64>, cursor: &mut Option<u64>, max: usize) -> Result<Vec<AlertItem>, SyncError> {
         let mut out = Vec::new();
-        for entry in self.queue.iter() {
-            let (k, v) = entry?;
-            let Some(seq) = seq_of(&k) else { continue };
-            if skip.contains(&seq) {
-                continue;
+        let item = |(k, v): (sled::IVec, sled::IVec)| {
+            seq_of(&k).map(|seq| AlertItem { seq, json: String::from_utf8_lossy(&v).into_owned() })
+        };
+        for entry in self.queue.range(key(CRITICAL, 0)..key(NORMAL, 0)) {
+            match item(entry?) {
+                Some(i) if !skip.contains(&i.seq) => out.push(i),
+                _ => {}
             }
-            out.push(AlertItem { seq, json: String::from_utf8_lossy(&v).into_owned() });
+            if out.len() >= max {
+                return Ok(out);
+            }
+        }
+        let from = match *cursor {
+            Some(seq) => std::ops::Bound::Excluded(key(NORMAL, seq)),
+            None => std::ops::Bound::Included(key(NORMAL, 0)),
+        };
+        for entry in self.queue.range((from, std::ops::Bound::Unbounded)) {
+            let Some(i) = item(entry?) else { continue };
+            *cursor = Some(i.seq);
+            if !skip.contains(&i.seq) {
+                out.push(i);
+            }
             if out.len() >= max {
                 break;
             }
@@ -88,20 +105,31 @@ impl Outbox {
         Ok(out)
     }
 
-    /// Deletes acknowledged alerts (absent ones are ignored: acknowledged twice).
+    /// Deletes acknowledged alerts (absent ones are ignored: acknowledged twice), in one batch.
     pub fn remove(&self, seqs: &[u64]) -> Result<(), SyncError> {
+        let mut batch = sled::Batch::default();
         for &seq in seqs {
             for class in [CRITICAL, NORMAL] {
-                self.queue.remove(key(class, seq))?;
-                self.queued.remove(key(class, seq))?;
+                batch.remove(&key(class, seq));
             }
         }
+        self.queue.apply_batch(batch.clone())?;
+        self.queued.apply_batch(batch)?;
         Ok(())
     }
 
-    /// Alerts waiting.
+    /// Alerts waiting, roughly: the span of sequence numbers waiting (exact when alerts are
+    /// acknowledged in order; sled's own count walks the whole tree, too slow for a heartbeat
+    /// over a backlog of millions).
     pub fn len(&self) -> usize {
-        self.queue.len()
+        let seq = |entry: Option<Result<(sled::IVec, sled::IVec), sled::Error>>| entry.and_then(|e| seq_of(&e.ok()?.0));
+        let normal =
+            match (seq(self.queue.range(key(NORMAL, 0)..).next()), seq(self.queue.range(key(NORMAL, 0)..).next_back()))
+            {
+                (Some(first), Some(last)) => (last - first + 1) as usize,
+                _ => 0,
+            };
+        normal + self.queue.range(key(CRITICAL, 0)..key(NORMAL, 0)).count()
     }
 
     /// Whether nothing waits.
@@ -109,16 +137,15 @@ impl Outbox {
         self.queue.is_empty()
     }
 
-    /// Seconds the oldest waiting alert has waited (0 when none).
+    /// Seconds the oldest waiting alert has waited (0 when none): the first of each class is
+    /// the oldest of it (sequence numbers grow with time), so this reads two entries, not the
+    /// backlog.
     pub fn oldest_age_secs(&self) -> u64 {
-        let oldest = self
-            .queued
-            .iter()
-            .values()
-            .filter_map(|v| v.ok())
-            .filter_map(|v| Some(u64::from_be_bytes(v.as_ref().try_into().ok()?)))
-            .min();
-        oldest.map_or(0, |t| now().saturating_sub(t))
+        let first = |class: u8| {
+            let (_, v) = self.queued.range(key(class, 0)..=key(class, u64::MAX)).next()?.ok()?;
+            Some(u64::from_be_bytes(v.as_ref().try_into().ok()?))
+        };
+        [first(CRITICAL), first(NORMAL)].into_iter().flatten().min().map_or(0, |t| now().saturating_sub(t))
     }
 
     /// Makes deletions durable too.
@@ -141,16 +168,22 @@ mod tests {
         let b = outbox.push("{\"n\":2}", false).unwrap();
         let c = outbox.push("{\"n\":3}", true).unwrap();
         assert!(a < b && b < c, "sequence numbers increase");
-        let order: Vec<u64> = outbox.next(&HashSet::new(), 10).unwrap().iter().map(|i| i.seq).collect();
+        let order: Vec<u64> = outbox.next(&HashSet::new(), &mut None, 10).unwrap().iter().map(|i| i.seq).collect();
         assert_eq!(order, [c, a, b]);
+        // In flight (skipped) and past the cursor: not handed out again; a new critical one is.
         let skip: HashSet<u64> = [c].into();
-        assert_eq!(outbox.next(&skip, 1).unwrap()[0].seq, a);
-        outbox.remove(&[a, c, c]).unwrap();
+        let mut cursor = None;
+        assert_eq!(outbox.next(&skip, &mut cursor, 1).unwrap()[0].seq, a);
+        assert_eq!(cursor, Some(a));
+        let d = outbox.push("{\"n\":4}", true).unwrap();
+        let next: Vec<u64> = outbox.next(&skip, &mut cursor, 10).unwrap().iter().map(|i| i.seq).collect();
+        assert_eq!(next, [d, b]);
+        outbox.remove(&[a, c, c, d]).unwrap();
         assert_eq!(outbox.len(), 1);
         drop(outbox);
         // Reopened: what was not acknowledged is still there, and numbers are never reused.
         let outbox = Outbox::open(dir.path()).unwrap();
-        assert_eq!(outbox.next(&HashSet::new(), 10).unwrap()[0].seq, b);
-        assert!(outbox.push("{}", false).unwrap() > c);
+        assert_eq!(outbox.next(&HashSet::new(), &mut None, 10).unwrap()[0].seq, b);
+        assert!(outbox.push("{}", false).unwrap() > d);
     }
 }

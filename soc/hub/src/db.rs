@@ -195,9 +195,9 @@ impl Db {
         Ok(())
     }
 
-    /// Stores a sensor's alerts, each once, and makes them durable; returns the sequence numbers
-    /// to acknowledge (duplicates included: they are stored already).
-    pub async fn store_alerts(&self, sensor: &SensorRecord, items: &[AlertItem]) -> anyhow::Result<Vec<u64>> {
+    /// Stores a sensor's alerts, each once (duplicates are stored already); they are durable
+    /// after the next [`Db::flush_async`], and only then may they be acknowledged.
+    pub fn store_alerts(&self, sensor: &SensorRecord, items: &[AlertItem]) -> anyhow::Result<()> {
         let received = now();
         for item in items {
             let alert: serde_json::Value =
@@ -210,8 +210,13 @@ impl Db {
             // Absent: store; present: a duplicate, stored before.
             let _ = self.alerts.compare_and_swap(alert_key(&sensor.id, item.seq), None::<&[u8]>, Some(value))?;
         }
+        Ok(())
+    }
+
+    /// Makes everything written so far durable (one disk sync for however many batches).
+    pub async fn flush_async(&self) -> anyhow::Result<()> {
         self.db.flush_async().await?;
-        Ok(items.iter().map(|i| i.seq).collect())
+        Ok(())
     }
 
     /// Stored alerts, optionally of one tenant, in (sensor, sequence) order.
