@@ -81,9 +81,7 @@ fn latency_drain_and_ingest() {
         let dir_s = dir.path().join(format!("s{s}"));
         enroll(&dir_s, &hub.endpoint(), &hub.token("1h"), &fp).unwrap();
         let outbox = Outbox::open(&dir_s).unwrap();
-        outbox
-            .push_all((0..PER_SENSOR).map(|n| alert(n)).collect::<Vec<_>>().iter().map(|b| (b.as_str(), false)))
-            .unwrap();
+        outbox.push_all((0..PER_SENSOR).map(alert).collect::<Vec<_>>().iter().map(|b| (b.as_str(), false))).unwrap();
         tunnels.push(outbox);
     }
     let started = Instant::now();
