@@ -18,8 +18,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use soc_protocol::{Down, Up, read_frame, write_frame};
+use soc_protocol::{Down, Up, fingerprint, read_frame, write_frame};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,11 +33,6 @@ pub struct HubInfo {
     pub hub: String,
     /// The sensor's id at the hub.
     pub sensor_id: String,
-}
-
-/// The SHA-256 of a certificate, lowercase hex.
-pub fn fingerprint(der: &[u8]) -> String {
-    Sha256::digest(der).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The files of an identity.

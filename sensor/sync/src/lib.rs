@@ -15,7 +15,7 @@ mod identity;
 mod outbox;
 
 pub use client::{BATCH, SyncHandle, SyncStats, WINDOW};
-pub use identity::{HubInfo, Identity, enroll, fingerprint};
+pub use identity::{HubInfo, Identity, enroll};
 pub use outbox::Outbox;
 
 /// What can go wrong syncing.

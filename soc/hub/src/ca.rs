@@ -9,7 +9,6 @@ use rcgen::{
     ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, CertificateSigningRequestDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::time::Duration;
 
@@ -27,11 +26,7 @@ pub struct Ca {
     cert_der: CertificateDer<'static>,
 }
 
-/// The SHA-256 of a certificate, lowercase hex: how sensors pin the CA and how the hub knows a
-/// sensor's certificate.
-pub fn fingerprint(der: &[u8]) -> String {
-    Sha256::digest(der).iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use soc_protocol::fingerprint;
 
 impl Ca {
     /// Loads the CA from `dir`, creating it on first use.

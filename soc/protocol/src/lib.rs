@@ -35,6 +35,13 @@ pub const COMPRESS_FROM: usize = 512;
 /// zstd level of frame payloads: fast, since alerts are latency-bound.
 pub const ZSTD_LEVEL: i32 = 3;
 
+/// The SHA-256 of a certificate (DER), lowercase hex: what a sensor pins the hub's CA by at
+/// enrollment, and how the hub knows a sensor's certificate.
+pub fn fingerprint(der: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(der).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The highest version both ends speak, given the sensor's range; `None` if none.
 pub fn negotiate(min: u16, max: u16) -> Option<u16> {
     let top = max.min(*VERSIONS.end());
@@ -59,4 +66,13 @@ pub enum ProtocolError {
     /// The payload is not a message of this protocol.
     #[error("frame payload is not a message: {0}")]
     Decode(#[from] postcard::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sha256_of_the_der_in_hex() {
+        // SHA-256 of the empty input.
+        assert_eq!(super::fingerprint(&[]), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
 }
