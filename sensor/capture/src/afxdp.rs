@@ -226,12 +226,6 @@ fn check(cfg: &AfXdpConfig) -> io::Result<()> {
     Ok(())
 }
 
-/// Now, as a capture timestamp (AF_XDP frames carry no time of their own).
-fn now() -> Timestamp {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    Timestamp(u64::try_from(since.as_nanos()).unwrap_or(u64::MAX))
-}
-
 impl PacketSource for AfXdpSource {
     fn poll(&mut self, budget: usize, sink: &mut dyn FnMut(Frame<'_>)) -> Result<Poll, CaptureError> {
         let want = u32::try_from(budget).unwrap_or(u32::MAX).min(self.batch);
@@ -256,7 +250,8 @@ impl PacketSource for AfXdpSource {
             let mut batch = rx.receive(want);
             while let Some(desc) = batch.read() {
                 if let Some(data) = frame(area, desc.addr, desc.len) {
-                    sink(Frame { ts: now(), link: LinkType::ETHERNET, data, orig_len: desc.len });
+                    // AF_XDP frames carry no time of their own.
+                    sink(Frame { ts: Timestamp::now(), link: LinkType::ETHERNET, data, orig_len: desc.len });
                     delivered += 1;
                 }
                 // Aligned UMEM: the frame starts at the chunk boundary below the data.

@@ -364,7 +364,7 @@ impl<O: RecordSink> FlowSink<AppState> for Context<O> {
         let now_ns = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).ok()?;
         let now_ns = u64::try_from(now_ns.tv_sec()).ok()? * 1_000_000_000 + u64::try_from(now_ns.tv_nsec()).ok()?;
         let ago = Duration::from_nanos(now_ns.saturating_sub(last_ns));
-        (last_ns > 0).then(|| wall_clock_minus(ago))
+        (last_ns > 0).then(|| Timestamp::now().sub(ago))
     }
 
     fn weird(&mut self, flow: &Flow<AppState>, name: &'static str) {
@@ -582,12 +582,6 @@ impl<O: RecordSink> Pipeline<O> {
     pub fn into_output(self) -> O {
         self.ctx.out
     }
-}
-
-/// The wall-clock time `ago` before now.
-fn wall_clock_minus(ago: Duration) -> Timestamp {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    Timestamp(u64::try_from(now.saturating_sub(ago).as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// Hands a packet's payload to the analysers its flow needs.

@@ -369,7 +369,7 @@ fn work<O: RecordSink>(worker: Worker, job: Job<'_, O>) -> anyhow::Result<Summar
         }
         if now.duration_since(last_publish) >= PUBLISH_EVERY {
             last_publish = now;
-            pipeline.expire(wall_clock());
+            pipeline.expire(Timestamp::now());
             *view.lock().unwrap_or_else(|e| e.into_inner()) = snapshot(&iface, queue, &pipeline, source.kernel_stats());
         }
         match poll.with_context(|| format!("{iface}/{queue}"))? {
@@ -405,10 +405,4 @@ fn pin(cpu: usize) -> nix::Result<()> {
     let mut set = nix::sched::CpuSet::new();
     set.set(cpu)?;
     nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
-}
-
-/// Now, as a capture timestamp (live frames carry the kernel's wall-clock time).
-fn wall_clock() -> Timestamp {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    Timestamp(u64::try_from(since.as_nanos()).unwrap_or(u64::MAX))
 }

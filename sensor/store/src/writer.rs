@@ -272,7 +272,7 @@ impl Writer {
         let (kind, bucket) = slot;
         let records = open.builder.len() as u64;
         if !open.builder.is_empty() {
-            let sealed = open.builder.seal(kind, wall_clock(), &mut self.dicts, &mut self.block_buf);
+            let sealed = open.builder.seal(kind, Timestamp::now(), &mut self.dicts, &mut self.block_buf);
             let span = |h: BlockHeader| Span { min: h.min_ts, max: h.max_ts };
             if let Err(e) = sealed.and_then(|h| self.commit(kind, bucket, span(h), &mut open, records)) {
                 self.stats.dropped_records += records;
@@ -389,12 +389,6 @@ impl Writer {
         }
         room
     }
-}
-
-/// Now, as a [`Timestamp`] (blocks record when they were written).
-fn wall_clock() -> Timestamp {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    Timestamp(since.as_nanos() as u64)
 }
 
 /// Free bytes of the filesystem holding `dir`, for an unprivileged writer.

@@ -28,6 +28,16 @@ impl Timestamp {
     pub const fn add(self, d: core::time::Duration) -> Timestamp {
         Timestamp(self.0.saturating_add(d.as_nanos() as u64))
     }
+    /// `self - d`, saturating at the epoch.
+    pub const fn sub(self, d: core::time::Duration) -> Timestamp {
+        Timestamp(self.0.saturating_sub(d.as_nanos() as u64))
+    }
+    /// The wall clock now (live frames without a kernel timestamp, expiry by the wall clock,
+    /// when a block was written).
+    pub fn now() -> Timestamp {
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Timestamp(u64::try_from(since.as_nanos()).unwrap_or(u64::MAX))
+    }
 }
 
 /// A link-layer type as numbered by tcpdump's LINKTYPE_ registry (the pcap and pcapng header value).
