@@ -228,6 +228,27 @@ impl Evidence {
     }
 }
 
+/// What [`export`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exported {
+    /// Packets written.
+    pub packets: usize,
+    /// Packets the flow had between the first and the last ones kept.
+    pub skipped: u64,
+}
+
+/// Writes the evidence packets `store` holds for flow `uid` as pcapng.
+pub fn export(store: &sensor_store::Store, uid: &str, out: &mut impl std::io::Write) -> anyhow::Result<Exported> {
+    use sensor_store::{Decoded, Kind, Query};
+    let q = Query { kinds: vec![Kind::Evidence], uid: Some(uid.to_owned()), limit: Some(1), ..Query::default() };
+    let Some(hit) = store.query(&q)?.next().transpose()? else {
+        anyhow::bail!("no evidence packets for uid {uid} (was the flow selected by an evidence filter or an alert?)");
+    };
+    let Decoded::Evidence(rec) = hit.decoded()? else { anyhow::bail!("uid {uid}: not an evidence record") };
+    write_pcapng(&rec, out)?;
+    Ok(Exported { packets: rec.packets.len(), skipped: rec.skipped })
+}
+
 /// Writes an evidence record as pcapng: one interface per link type, nanosecond timestamps.
 pub fn write_pcapng(rec: &EvidenceRecord<'_>, out: &mut impl std::io::Write) -> anyhow::Result<()> {
     use pcap_parser::{

@@ -9,7 +9,7 @@ use sensor::control;
 use sensor::evidence::EvidenceFilter;
 use sensor::query::{DEFAULT_LIMIT, Format, parse_time};
 use sensor::replay::Outputs;
-use sensor_store::{Decoded, Kind, Order, Query, Store, StoreError};
+use sensor_store::{Kind, Order, Query, Store, StoreError};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -241,26 +241,14 @@ fn evidence(config: Option<&Path>, store: Option<PathBuf>, uid: &str, out: Optio
         anyhow::bail!("refusing to write pcapng to a terminal: redirect standard output or give --out FILE");
     }
     let store = Store::open(&dir, &cfg.store)?;
-    let q = Query { kinds: vec![Kind::Evidence], uid: Some(uid.to_owned()), limit: Some(1), ..Query::default() };
-    let Some(hit) = store.query(&q)?.next().transpose()? else {
-        anyhow::bail!(
-            "{}: no evidence packets for uid {uid} (was the flow selected by an evidence filter?)",
-            dir.display()
-        );
-    };
-    let Decoded::Evidence(rec) = hit.decoded()? else { anyhow::bail!("uid {uid}: not an evidence record") };
+    // Into memory first (evidence is bounded), so that no file is made for a missing uid.
+    let mut pcapng = Vec::new();
+    let done = sensor::evidence::export(&store, uid, &mut pcapng).with_context(|| format!("{}", dir.display()))?;
     match out {
-        Some(path) => {
-            let mut file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-            sensor::evidence::write_pcapng(&rec, &mut file)?;
-        }
-        None => sensor::evidence::write_pcapng(&rec, &mut std::io::stdout().lock())?,
+        Some(path) => std::fs::write(path, &pcapng).with_context(|| format!("cannot write {}", path.display()))?,
+        None => std::io::Write::write_all(&mut std::io::stdout().lock(), &pcapng)?,
     }
-    eprintln!(
-        "sensor: {} packets of {uid} ({} skipped between the first and last ones)",
-        rec.packets.len(),
-        rec.skipped
-    );
+    eprintln!("sensor: {} packets of {uid} ({} skipped between the first and last ones)", done.packets, done.skipped);
     Ok(())
 }
 

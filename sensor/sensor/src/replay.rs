@@ -195,16 +195,24 @@ pub type OpenSource<'a> = &'a mut dyn FnMut() -> anyhow::Result<Box<dyn PacketSo
 pub fn drive(runner: impl Runner, cfg: &Config, outputs: &Outputs) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let jsonl = |dir: &Path| JsonLines::create(dir).context("cannot create the output logs");
-    let hub = outputs.data.as_deref().map(crate::sync::ToHub::start).transpose()?;
-    let mut summary = match (&outputs.store, &outputs.jsonl) {
-        (Some(store), None) => {
-            let (writer, _control) = open_writer(store, cfg)?;
+    let store = outputs.store.as_deref().map(|dir| open_writer(dir, cfg)).transpose()?;
+    let hub = match &outputs.data {
+        Some(dir) => {
+            let commands = crate::sync::SensorCommands {
+                feeds: cfg.detect.intel.dir.clone(),
+                store: store.as_ref().map(|(writer, _)| writer.store().clone()),
+            };
+            Some(crate::sync::ToHub::start(dir, commands)?)
+        }
+        None => None,
+    };
+    let mut summary = match (store, &outputs.jsonl) {
+        (Some((writer, _control)), None) => {
             let (mut summary, out) = runner.run(WithHub { inner: writer, hub: hub.clone() })?;
             summary.store = Some(out.inner.write_stats().clone());
             summary
         }
-        (Some(store), Some(dir)) => {
-            let (writer, _control) = open_writer(store, cfg)?;
+        (Some((writer, _control)), Some(dir)) => {
             let tee = Tee { first: writer, second: jsonl(dir)? };
             let (mut summary, out) = runner.run(WithHub { inner: tee, hub: hub.clone() })?;
             summary.store = Some(out.inner.first.write_stats().clone());

@@ -4,15 +4,18 @@
 //! A session: TCP, TLS 1.3 with the sensor's certificate and the pinned hub CA, `Hello` →
 //! `Welcome`, then alerts go up in batches of [`BATCH`], at most [`WINDOW`] unacknowledged at
 //! once, read from the outbox in its order (critical first); each `Acks` deletes what the hub
-//! has written durably. A heartbeat carries the backlog every [`HEARTBEAT`]. When the session
+//! has written durably. A heartbeat carries the backlog every [`HEARTBEAT`]. Commands that
+//! come down pass the [`Gate`] and run on the blocking pool through the sensor's [`Executor`];
+//! their results go up as they finish, between alert batches. When the session
 //! ends for any reason, the next one starts after a backoff (doubling from [`BACKOFF_MIN`] to
 //! [`BACKOFF_MAX`], each wait drawn between half and all of it, so a fleet that lost its hub
 //! does not come back in step) and resends whatever was not acknowledged. Memory stays bounded
 //! whatever the backlog: the window's sequence numbers and one batch.
 
+use crate::commands::{Executed, Executor, Gate};
 use crate::identity::{Identity, STEP, server_name};
 use crate::{Outbox, SyncError};
-use soc_protocol::{Down, Health, Up, read_frame, write_frame};
+use soc_protocol::{CommandStatus, Down, Health, SignedCommand, Up, read_frame, write_frame};
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -34,6 +37,8 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 const DRAIN_CHECK: Duration = Duration::from_millis(2);
 /// How often a waiting session looks at the stop flag.
 const STOP_CHECK: Duration = Duration::from_millis(100);
+/// Command results waiting to go up, at most (commands run one after another per session).
+const RESULTS: usize = 16;
 
 /// What the tunnel has done (for stats).
 #[derive(Debug, Default)]
@@ -44,6 +49,10 @@ pub struct SyncStats {
     pub sessions: AtomicU64,
     /// Sessions that failed (connect, TLS, refusal, broken connection).
     pub failures: AtomicU64,
+    /// Commands carried out (done or failed).
+    pub commands: AtomicU64,
+    /// Commands refused by the gate.
+    pub commands_refused: AtomicU64,
 }
 
 /// The running tunnel.
@@ -56,10 +65,12 @@ pub struct SyncHandle {
 }
 
 impl SyncHandle {
-    /// Starts syncing `outbox` to the hub the identity in `dir` is enrolled with.
-    pub fn start(dir: &Path, outbox: Outbox) -> Result<SyncHandle, SyncError> {
+    /// Starts syncing `outbox` to the hub the identity in `dir` is enrolled with; commands
+    /// from the hub are carried out by `executor` (without one, they fail, saying so).
+    pub fn start(dir: &Path, outbox: Outbox, executor: Option<Arc<dyn Executor>>) -> Result<SyncHandle, SyncError> {
         let identity = Identity::new(dir);
         let info = identity.hub()?;
+        let gate = Arc::new(Gate::new(info.command_key()?, &info.sensor_id, &outbox)?);
         let config = Arc::new(identity.client_config()?);
         let name = server_name(&info.hub)?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -74,6 +85,8 @@ impl SyncHandle {
             stop: stop.clone(),
             notify: notify.clone(),
             stats: stats.clone(),
+            gate,
+            executor,
         };
         let thread = std::thread::Builder::new().name("sync".into()).spawn(move || runtime.block_on(task.run()))?;
         Ok(SyncHandle { stop, notify, outbox, stats, thread: Some(thread) })
@@ -123,9 +136,52 @@ struct Task {
     stop: Arc<AtomicBool>,
     notify: Arc<Notify>,
     stats: Arc<SyncStats>,
+    gate: Arc<Gate>,
+    executor: Option<Arc<dyn Executor>>,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 impl Task {
+    /// Passes `signed` through the gate and, if admitted, runs it on the blocking pool; the
+    /// result (or the refusal) goes to `results`.
+    fn command(&self, signed: &SignedCommand, results: &mpsc::Sender<Up>) {
+        let body = match self.gate.admit(signed, unix_now()) {
+            Ok(body) => body,
+            Err(refusal) => {
+                eprintln!("sensor: sync: refused command {} from the hub: {}", refusal.id, refusal.reason);
+                self.stats.commands_refused.fetch_add(1, Ordering::Relaxed);
+                let up = Up::CommandResult {
+                    id: refusal.id,
+                    status: CommandStatus::Refused,
+                    detail: refusal.reason,
+                    attachment: Vec::new(),
+                };
+                let _ = results.try_send(up);
+                return;
+            }
+        };
+        eprintln!("sensor: sync: command {} from the hub: {}", body.id, body.command.kind());
+        let (executor, results, stats) = (self.executor.clone(), results.clone(), self.stats.clone());
+        tokio::spawn(async move {
+            let outcome = tokio::task::spawn_blocking(move || match executor {
+                Some(e) => e.execute(&body.command),
+                None => Err("this sensor process takes no commands".into()),
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("the command failed: {e}")));
+            stats.commands.fetch_add(1, Ordering::Relaxed);
+            let (status, Executed { detail, attachment }) = match outcome {
+                Ok(done) => (CommandStatus::Done, done),
+                Err(why) => (CommandStatus::Failed, Executed { detail: why, attachment: Vec::new() }),
+            };
+            eprintln!("sensor: sync: command {}: {status:?}: {detail}", body.id);
+            let _ = results.send(Up::CommandResult { id: body.id, status, detail, attachment }).await;
+        });
+    }
+
     async fn run(self) {
         let mut backoff = BACKOFF_MIN;
         while !self.stop.load(Ordering::Relaxed) {
@@ -193,6 +249,7 @@ impl Task {
         // and are in flight or acknowledged.
         let mut cursor = None;
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        let (results_tx, mut results) = mpsc::channel::<Up>(RESULTS);
         let result = loop {
             if self.stop.load(Ordering::Relaxed) {
                 break Ok(());
@@ -214,11 +271,13 @@ impl Task {
                         }
                         self.stats.acked.fetch_add(seqs.len() as u64, Ordering::Relaxed);
                     }
+                    Some(Ok(Down::Command(signed))) => self.command(&signed, &results_tx),
                     Some(Ok(Down::Error { code, message })) => break Err(SyncError::Refused(format!("{code:?}: {message}"))),
                     Some(Ok(other)) => break Err(SyncError::Refused(format!("unexpected {other:?}"))),
                     Some(Err(e)) => break Err(e),
                     None => break Err(SyncError::Refused("connection lost".into())),
                 },
+                Some(up) = results.recv() => write_frame(&mut wr, &up).await?,
                 _ = self.notify.notified() => {}
                 _ = heartbeat.tick() => {
                     let health = Health {

@@ -5,7 +5,7 @@
 //! | `key.pem` | the sensor's private key (mode 0600; made here, never sent anywhere) |
 //! | `cert.pem` | its certificate, issued by the hub at enrollment |
 //! | `hub-ca.pem` | the hub's CA, pinned at enrollment by its SHA-256 |
-//! | `hub.json` | the hub's address, the sensor's id and tenant |
+//! | `hub.json` | the hub's address, the sensor's id, the hub's command key (pinned) |
 //!
 //! [`enroll`] makes them: a key pair, a certificate request sent with a one-time token over TLS
 //! to a hub whose CA must have the fingerprint given, and the certificate it answers with.
@@ -33,6 +33,23 @@ pub struct HubInfo {
     pub hub: String,
     /// The sensor's id at the hub.
     pub sensor_id: String,
+    /// The hub's command key (ed25519 public key, base64), pinned at enrollment: commands are
+    /// acted on only if it signed them.
+    pub command_key: String,
+}
+
+impl HubInfo {
+    /// The pinned command key.
+    pub fn command_key(&self) -> Result<ed25519_dalek::VerifyingKey, SyncError> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&self.command_key)
+            .map_err(|e| SyncError::Identity(format!("hub.json: command_key: {e}")))?;
+        let bytes: [u8; 32] =
+            bytes.try_into().map_err(|_| SyncError::Identity("hub.json: command_key: not 32 bytes".into()))?;
+        ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+            .map_err(|e| SyncError::Identity(format!("hub.json: command_key: {e}")))
+    }
 }
 
 /// The files of an identity.
@@ -168,8 +185,8 @@ pub fn enroll(dir: &Path, hub: &str, token: &str, ca_sha256: &str) -> Result<Str
             tokio::time::timeout(STEP, read_frame(&mut tls)).await.map_err(|_| SyncError::Timeout)??;
         Ok::<_, SyncError>(reply)
     })?;
-    let (sensor_id, cert_der, ca_der) = match reply {
-        Some(Down::Enrolled { sensor_id, cert_der, ca_der }) => (sensor_id, cert_der, ca_der),
+    let (sensor_id, cert_der, ca_der, command_key) = match reply {
+        Some(Down::Enrolled { sensor_id, cert_der, ca_der, command_key }) => (sensor_id, cert_der, ca_der, command_key),
         Some(Down::Error { code, message }) => return Err(SyncError::Refused(format!("{code:?}: {message}"))),
         other => return Err(SyncError::Refused(format!("unexpected answer {other:?}"))),
     };
@@ -185,7 +202,15 @@ pub fn enroll(dir: &Path, hub: &str, token: &str, ca_sha256: &str) -> Result<Str
     crate::write_private(&dir.join("key.pem"), key.serialize_pem().as_bytes())?;
     std::fs::write(dir.join("cert.pem"), pem("CERTIFICATE", &cert_der)).map_err(SyncError::Io)?;
     std::fs::write(dir.join("hub-ca.pem"), pem("CERTIFICATE", &ca_der)).map_err(SyncError::Io)?;
-    let info = serde_json::json!({"hub": hub, "sensor_id": sensor_id});
-    std::fs::write(dir.join("hub.json"), info.to_string()).map_err(SyncError::Io)?;
+    let info = HubInfo {
+        hub: hub.into(),
+        sensor_id: sensor_id.clone(),
+        command_key: {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(command_key)
+        },
+    };
+    let json = serde_json::to_string(&info).map_err(|e| SyncError::Identity(e.to_string()))?;
+    std::fs::write(dir.join("hub.json"), json).map_err(SyncError::Io)?;
     Ok(sensor_id)
 }

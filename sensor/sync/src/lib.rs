@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `identity.rs` | the sensor's key, certificate and pinned hub CA; [`enroll`] |
 //! | `outbox.rs` | [`Outbox`]: alerts on disk until the hub acknowledges them, critical first |
+//! | `commands.rs` | [`Gate`]: commands from the hub checked (signature, sensor, expiry, replay) before an [`Executor`] acts |
 //! | `client.rs` | [`SyncHandle`]: the outbound mTLS tunnel, exactly-once delivery, backoff |
 //!
 //! The sensor opens no listening socket for any of this.
@@ -11,10 +12,12 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod commands;
 mod identity;
 mod outbox;
 
 pub use client::{BATCH, SyncHandle, SyncStats, WINDOW};
+pub use commands::{Executed, Executor, Gate, Refusal};
 pub use identity::{HubInfo, Identity, enroll};
 pub use outbox::Outbox;
 

@@ -49,6 +49,11 @@ impl Outbox {
         Ok(Outbox { queue: db.open_tree("queue")?, queued: db.open_tree("queued")?, db })
     }
 
+    /// Another tree of the outbox's database (the sensor's tunnel state).
+    pub(crate) fn tree(&self, name: &str) -> Result<sled::Tree, SyncError> {
+        Ok(self.db.open_tree(name)?)
+    }
+
     /// Queues an alert (its JSON); durable on return. Returns its sequence number.
     pub fn push(&self, json: &str, critical: bool) -> Result<u64, SyncError> {
         let seq = self.insert(json, critical)?;

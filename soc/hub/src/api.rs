@@ -14,6 +14,9 @@
 //! | `GET /api/v1/metrics[?tenant=T]` | MTTD, MTTR, open, resolved, past deadline |
 //! | `GET /api/v1/alerts[?tenant=T]` | every alert held, with the sensor id and sequence |
 //! | `GET /api/v1/sensors` | the sensors, their health and last contact |
+//! | `POST /api/v1/sensors/{id}/commands` `{command, ...}` | issues a signed command: `evidence {uid}`, `intel_feed {name, content}` |
+//! | `GET /api/v1/sensors/{id}/commands` | the sensor's commands and what became of them |
+//! | `GET /api/v1/sensors/{id}/commands/{n}/attachment` | what the sensor's answer carried (evidence: pcapng) |
 //! | `GET /api/v1/ca` | the CA's SHA-256 fingerprint, to pin at enrollment |
 //! | admin: `POST /api/v1/tokens` `{tenant, site, ttl}` | a one-time enrollment token (`ttl` like `24h`) |
 //! | admin: `POST /api/v1/sensors/{id}/revoke` | revokes a sensor: its next handshake fails |
@@ -30,6 +33,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use soc_protocol::Command;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -80,6 +84,8 @@ pub fn router(api: Api) -> Router {
         .route("/api/v1/metrics", get(metrics))
         .route("/api/v1/sensors", get(sensors))
         .route("/api/v1/sensors/{id}/revoke", post(revoke))
+        .route("/api/v1/sensors/{id}/commands", post(issue_command).get(list_commands))
+        .route("/api/v1/sensors/{id}/commands/{n}/attachment", get(attachment))
         .route("/api/v1/users", post(add_user))
         .route("/api/v1/tenants/{tenant}/sla", axum::routing::put(set_sla))
         .route_layer(axum::middleware::from_fn_with_state(api.clone(), authenticate));
@@ -319,4 +325,64 @@ async fn revoke(State(api): State<Api>, Extension(who): Extension<Who>, Path(id)
     let _ = api.hub.db.audit(who.name(), "revoke", &id, "");
     eprintln!("soc-hub: revoked {id}");
     Json(serde_json::json!({"revoked": id})).into_response()
+}
+
+/// A command as the API takes it.
+#[derive(Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
+enum CommandRequest {
+    /// Install a feed file.
+    IntelFeed { name: String, content: String },
+    /// Send up a flow's evidence packets.
+    Evidence { uid: String },
+}
+
+async fn issue_command(
+    State(api): State<Api>,
+    Extension(who): Extension<Who>,
+    Path(id): Path<String>,
+    Json(req): Json<CommandRequest>,
+) -> Response {
+    match api.hub.db.sensor(&id) {
+        Ok(Some(s)) if !s.revoked => {}
+        Ok(Some(_)) => return (StatusCode::CONFLICT, format!("sensor {id} is revoked\n")).into_response(),
+        Ok(None) => return (StatusCode::NOT_FOUND, format!("no sensor {id}\n")).into_response(),
+        Err(e) => return internal(e),
+    }
+    let command = match req {
+        CommandRequest::IntelFeed { name, content } => Command::IntelFeed { name, content: content.into_bytes() },
+        CommandRequest::Evidence { uid } => Command::Evidence { uid },
+    };
+    match api.hub.db.queue_command(&api.hub.signer, &id, command, who.name()) {
+        Ok(n) => {
+            api.hub.command_issued();
+            Json(serde_json::json!({"sensor_id": id, "id": n})).into_response()
+        }
+        Err(e) => internal(e),
+    }
+}
+
+async fn list_commands(State(api): State<Api>, Path(id): Path<String>) -> Response {
+    let list = api.hub.db.commands(&id).and_then(|list| {
+        list.into_iter()
+            .map(|c| {
+                let mut v = serde_json::to_value(&c)?;
+                // The signed bytes are for the sensor.
+                v.as_object_mut().map(|o| o.remove("signed"));
+                Ok(v)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+    });
+    match list {
+        Ok(list) => Json(list).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn attachment(State(api): State<Api>, Path((id, n)): Path<(String, u64)>) -> Response {
+    match api.hub.db.attachment(&id, n) {
+        Ok(Some(bytes)) => ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, format!("no attachment for command {n} of {id}\n")).into_response(),
+        Err(e) => internal(e),
+    }
 }

@@ -10,6 +10,7 @@
 //! | `audit` | id (sled's, increasing) | [`AuditEntry`] |
 //! | `tenants` | tenant | its [`Sla`] |
 //! | `users` | login name | [`User`] (argon2id hash) |
+//! | `commands`, `attachments` | as `alerts`, with the command id | `crate::commands` |
 //!
 //! An alert is stored if its key is absent (compare-and-swap), so a batch delivered twice is
 //! stored once; it is acknowledged only after [`Db::store_alerts`] flushed it to disk.
@@ -73,7 +74,7 @@ pub enum TokenError {
 /// The hub's database.
 #[derive(Clone)]
 pub struct Db {
-    db: sled::Db,
+    pub(crate) db: sled::Db,
     tokens: sled::Tree,
     sensors: sled::Tree,
     certs: sled::Tree,
@@ -82,6 +83,8 @@ pub struct Db {
     audit: sled::Tree,
     tenants: sled::Tree,
     users: sled::Tree,
+    pub(crate) commands: sled::Tree,
+    pub(crate) attachments: sled::Tree,
 }
 
 /// Now, Unix seconds.
@@ -93,7 +96,9 @@ fn token_key(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-fn alert_key(sensor: &str, seq: u64) -> Vec<u8> {
+/// The key of a sensor's numbered item (an alert, a command): its id, `0`, the number
+/// big-endian, so that a sensor's items are contiguous and in order.
+pub(crate) fn sensor_key(sensor: &str, seq: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(sensor.len() + 9);
     k.extend_from_slice(sensor.as_bytes());
     k.push(0);
@@ -118,6 +123,8 @@ impl Db {
             audit: db.open_tree("audit")?,
             tenants: db.open_tree("tenants")?,
             users: db.open_tree("users")?,
+            commands: db.open_tree("commands")?,
+            attachments: db.open_tree("attachments")?,
             db,
         })
     }
@@ -208,7 +215,7 @@ impl Db {
             });
             let value = serde_json::to_vec(&stored)?;
             // Absent: store; present: a duplicate, stored before.
-            let _ = self.alerts.compare_and_swap(alert_key(&sensor.id, item.seq), None::<&[u8]>, Some(value))?;
+            let _ = self.alerts.compare_and_swap(sensor_key(&sensor.id, item.seq), None::<&[u8]>, Some(value))?;
         }
         Ok(())
     }
@@ -235,7 +242,7 @@ impl Db {
     fn alert_by_name(&self, name: &str) -> anyhow::Result<Option<(Vec<u8>, serde_json::Value)>> {
         let Some((sensor, seq)) = name.rsplit_once(':') else { return Ok(None) };
         let Ok(seq) = seq.parse::<u64>() else { return Ok(None) };
-        let key = alert_key(sensor, seq);
+        let key = sensor_key(sensor, seq);
         Ok(match self.alerts.get(&key)? {
             Some(v) => Some((key, serde_json::from_slice(&v)?)),
             None => None,

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `ca.rs` | the hub's CA: its server certificate, the sensors' certificates |
 //! | `db.rs` | the sled database: tokens, sensors, alerts (stored once, flushed before the ack) |
+//! | `commands.rs` | commands for sensors: the command key, signing, queue, results, evidence |
 //! | `tunnel.rs` | the sensors' TLS 1.3 endpoint: enrollment, alert ingest, heartbeats, revocation |
 //! | `triage.rs` | the analysts' workflow: SLA queue, actions, audit trail, MTTD/MTTR, accounts |
 //! | `api.rs` | the HTTP+JSON API (admin token or analyst sessions) |
@@ -13,6 +14,7 @@
 
 pub mod api;
 pub mod ca;
+pub mod commands;
 pub mod db;
 pub mod triage;
 pub mod tunnel;

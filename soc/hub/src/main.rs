@@ -6,12 +6,12 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use soc_hub::api::{Api, router};
 use soc_hub::ca::{Ca, write_private};
+use soc_hub::commands::Signer;
 use soc_hub::db::Db;
 use soc_hub::tunnel::{Hub, serve, tls_config};
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(name = "soc-hub", version, about = "The SOC hub the sensors sync their alerts to")]
@@ -215,8 +215,7 @@ fn run_server(data: &Path, listen: &str, api_addr: &str, names: &[String]) -> an
     std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
     let ca = Ca::load_or_create(data)?;
     let db = Db::open(&data.join("db")).context("cannot open the hub's database")?;
-    let revoked = Arc::new(RwLock::new(db.revoked()?.into_iter().collect::<HashSet<_>>()));
-    let hub = Arc::new(Hub { db, ca, revoked });
+    let hub = Arc::new(Hub::new(db, ca, Signer::load_or_create(data)?)?);
     let tls = tls_config(&hub, names)?;
     let admin_token: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

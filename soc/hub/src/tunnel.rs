@@ -1,13 +1,15 @@
 //! The sensors' endpoint: TLS 1.3 only, client certificates of the hub's CA.
 //!
 //! A connection with a certificate is a sensor's tunnel: `Hello` → `Welcome`, then alerts
-//! (stored, flushed, acknowledged) and heartbeats. A connection without one may only enroll:
+//! (stored, flushed, acknowledged) and heartbeats up; commands down (each pending one as the
+//! session starts, new ones as they are issued) and their results up. A connection without one may only enroll:
 //! `Enroll` with a one-time token and a certificate request → `Enrolled`. Revoked certificates
 //! fail the handshake itself ([`RevocationAware`]). Anything unexpected (a message out of
 //! place, a frame that does not decode, one over the size limit) ends the connection with a
 //! log line naming the peer; nothing is stored from it.
 
 use crate::ca::{Ca, fingerprint};
+use crate::commands::Signer;
 use crate::db::{Db, SensorRecord, now};
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::{CertificateDer, UnixTime};
@@ -34,6 +36,23 @@ pub struct Hub {
     pub ca: Ca,
     /// Fingerprints of revoked sensor certificates (checked during the handshake).
     pub revoked: Arc<RwLock<HashSet<String>>>,
+    /// The command key.
+    pub signer: Signer,
+    /// Bumped whenever a command is issued, so that sessions send it down.
+    pub commands_issued: tokio::sync::watch::Sender<u64>,
+}
+
+impl Hub {
+    /// The hub of `db` and `ca`, signing commands with `signer`.
+    pub fn new(db: Db, ca: Ca, signer: Signer) -> anyhow::Result<Hub> {
+        let revoked = Arc::new(RwLock::new(db.revoked()?.into_iter().collect()));
+        Ok(Hub { db, ca, revoked, signer, commands_issued: tokio::sync::watch::Sender::new(0) })
+    }
+
+    /// Says a command was issued: the sessions send what is pending.
+    pub fn command_issued(&self) {
+        self.commands_issued.send_modify(|n| *n += 1);
+    }
 }
 
 /// Refuses revoked certificates, then verifies as the CA's verifier does.
@@ -171,8 +190,28 @@ async fn enroll_session(mut stream: Stream, hub: &Hub) -> anyhow::Result<()> {
     };
     hub.db.add_sensor(&sensor)?;
     eprintln!("soc-hub: enrolled {id} for tenant {} site {}", record.tenant, record.site);
-    let reply = Down::Enrolled { sensor_id: id, cert_der: cert.to_vec(), ca_der: hub.ca.cert_der().to_vec() };
+    let reply = Down::Enrolled {
+        sensor_id: id,
+        cert_der: cert.to_vec(),
+        ca_der: hub.ca.cert_der().to_vec(),
+        command_key: hub.signer.public(),
+    };
     write_frame(&mut stream, &reply).await?;
+    Ok(())
+}
+
+/// Sends `sensor` its pending commands not yet sent in this session.
+async fn send_commands<W: tokio::io::AsyncWrite + Unpin>(
+    stream: &mut W,
+    hub: &Hub,
+    sensor: &str,
+    sent: &mut HashSet<u64>,
+) -> anyhow::Result<()> {
+    for command in hub.db.pending_commands(sensor)? {
+        if sent.insert(command.id) {
+            write_frame(stream, &Down::Command(command.signed)).await?;
+        }
+    }
     Ok(())
 }
 
@@ -208,6 +247,9 @@ async fn sensor_session(mut stream: Stream, hub: &Hub, cert_fp: &str) -> anyhow:
     })?;
     let welcome = Down::Welcome { version, sensor_id: sensor.id.clone(), tenant: sensor.tenant.clone() };
     write_frame(&mut stream, &welcome).await?;
+    let mut issued = hub.commands_issued.subscribe();
+    let mut sent = HashSet::new();
+    send_commands(&mut stream, hub, &sensor.id, &mut sent).await?;
     let (mut rd, mut wr) = tokio::io::split(stream);
     // Frames are read on a task of their own, so that all that arrived while the last group
     // was being synced can be taken at once.
@@ -223,10 +265,16 @@ async fn sensor_session(mut stream: Stream, hub: &Hub, cert_fp: &str) -> anyhow:
     });
     let result = async {
         loop {
-            let first = match tokio::time::timeout(IDLE, rx.recv()).await {
-                Ok(Some(m)) => m,
-                Ok(None) => return Ok(()),
-                Err(_) => anyhow::bail!("{}: silent for {IDLE:?}, closing", sensor.id),
+            let first = tokio::select! {
+                m = tokio::time::timeout(IDLE, rx.recv()) => match m {
+                    Ok(Some(m)) => m,
+                    Ok(None) => return Ok(()),
+                    Err(_) => anyhow::bail!("{}: silent for {IDLE:?}, closing", sensor.id),
+                },
+                Ok(()) = issued.changed() => {
+                    send_commands(&mut wr, hub, &sensor.id, &mut sent).await?;
+                    continue;
+                }
             };
             let mut group = vec![first];
             let mut alerts = 0;
@@ -252,6 +300,15 @@ async fn sensor_session(mut stream: Stream, hub: &Hub, cert_fp: &str) -> anyhow:
                         s.health = health.clone();
                         s.last_seen = now();
                     })?,
+                    Ok(Some(Up::CommandResult { id, status, detail, attachment })) => {
+                        let known = hub.db.command_result(&sensor.id, id, status, &detail, &attachment)?;
+                        match known {
+                            true => eprintln!("soc-hub: {}: command {id}: {status:?}: {detail}", sensor.id),
+                            false => {
+                                eprintln!("soc-hub: {}: ignored a result for command {id}, not pending", sensor.id)
+                            }
+                        }
+                    }
                     Ok(Some(other)) => {
                         let name = match other {
                             Up::Hello { .. } => "Hello",

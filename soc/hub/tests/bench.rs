@@ -36,7 +36,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn latency_drain_and_ingest() {
     let (dir, hub, sensor, _) = enrolled();
     let outbox = Outbox::open(&sensor).unwrap();
-    let tunnel = SyncHandle::start(&sensor, outbox.clone()).unwrap();
+    let tunnel = SyncHandle::start(&sensor, outbox.clone(), None).unwrap();
 
     // Latency: one alert at a time, from the outbox's durable write to its deletion after the
     // hub's durable write and acknowledgement.
@@ -88,7 +88,7 @@ fn latency_drain_and_ingest() {
     let handles: Vec<SyncHandle> = tunnels
         .iter()
         .enumerate()
-        .map(|(s, o)| SyncHandle::start(&dir.path().join(format!("s{s}")), o.clone()).unwrap())
+        .map(|(s, o)| SyncHandle::start(&dir.path().join(format!("s{s}")), o.clone(), None).unwrap())
         .collect();
     for h in &handles {
         assert!(h.wait_drained(Duration::from_secs(600)));

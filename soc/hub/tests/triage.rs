@@ -20,7 +20,7 @@ fn analysts_triage_the_queue_and_every_action_is_audited() {
             json!({"id": format!("A{n}"), "ts": now - 600, "severity": severity, "title": format!("alert {n}")});
         outbox.push(&alert.to_string(), *severity == "critical").unwrap();
     }
-    let tunnel = SyncHandle::start(&sensor, outbox).unwrap();
+    let tunnel = SyncHandle::start(&sensor, outbox, None).unwrap();
     assert!(tunnel.wait_drained(Duration::from_secs(30)));
     drop(tunnel);
 

@@ -28,7 +28,7 @@ fn alerts_arrive_exactly_once_while_the_hub_is_killed_and_restarted() {
     outbox.push_all(bodies.iter().map(|b| (b.as_str(), false))).unwrap();
     let critical = outbox.push("{\"n\":-1,\"severity\":\"critical\"}", true).unwrap();
     let port = hub.port();
-    let tunnel = SyncHandle::start(&sensor, outbox.clone()).unwrap();
+    let tunnel = SyncHandle::start(&sensor, outbox.clone(), None).unwrap();
     // Kill the hub twice mid-stream, restarting it on the same port.
     let mut hub = hub;
     for _ in 0..2 {

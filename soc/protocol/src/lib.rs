@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `lib.rs` | versions, limits, [`ProtocolError`] |
 //! | `messages.rs` | [`Up`] (sensor to hub) and [`Down`] (hub to sensor) |
+//! | `command.rs` | [`SignedCommand`]: commands down the tunnel, signed by the hub (ed25519) |
 //! | `frame.rs` | [`encode`], [`decode`]: length-prefixed postcard, zstd above a size; async read and write |
 //!
 //! Nothing here trusts its input: a frame longer than [`MAX_FRAME`], a payload that does not
@@ -14,8 +15,11 @@
 
 #![forbid(unsafe_code)]
 
+pub mod command;
 mod frame;
 mod messages;
+
+pub use command::{Command, CommandBody, CommandStatus, SignedCommand};
 
 pub use frame::{decode, encode, read_frame, write_frame};
 pub use messages::{AlertItem, Down, ErrorCode, Health, Up};

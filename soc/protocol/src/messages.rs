@@ -1,6 +1,7 @@
 //! The messages of the tunnel. Every message is one frame. A sensor with a certificate sends
 //! [`Up::Hello`] first; one without sends [`Up::Enroll`] and nothing else.
 
+use crate::command::{CommandStatus, SignedCommand};
 use serde::{Deserialize, Serialize};
 
 /// From the sensor to the hub.
@@ -21,6 +22,17 @@ pub enum Up {
     Alerts(Vec<AlertItem>),
     /// Health, every heartbeat interval.
     Heartbeat(Health),
+    /// What became of a [`Down::Command`].
+    CommandResult {
+        /// The command's id (as its body says; for a refused command, as it claimed).
+        id: u64,
+        /// Done, failed or refused.
+        status: CommandStatus,
+        /// For the analyst: what was done, or why not.
+        detail: String,
+        /// What the command asked for (evidence: the pcapng bytes); empty otherwise.
+        attachment: Vec<u8>,
+    },
     /// First and only message of an enrollment connection (no client certificate): a one-time
     /// token and a certificate signing request (DER) for the sensor's own key.
     Enroll {
@@ -80,7 +92,12 @@ pub enum Down {
         cert_der: Vec<u8>,
         /// The hub's CA certificate, to pin.
         ca_der: Vec<u8>,
+        /// The hub's command key (ed25519 public key), to pin: commands are acted on only if
+        /// it signed them.
+        command_key: [u8; 32],
     },
+    /// A command, signed with the hub's command key ([`crate::command`]).
+    Command(SignedCommand),
     /// The hub refuses; the connection closes after this.
     Error {
         /// What kind of refusal.
