@@ -1,6 +1,7 @@
 //! `sensor enroll` and `sensor replay --data` against a real `soc-hub` on loopback: the alerts
 //! of a replay reach the hub, each once, with the sensor's alert ids, and the replay returns
-//! only once the hub acknowledged them.
+//! only once the hub acknowledged them; a sensor killed with SIGKILL while draining a backlog
+//! loses nothing and duplicates nothing once restarted.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
 
@@ -25,58 +26,86 @@ impl Drop for Child {
     }
 }
 
-#[test]
-fn a_replay_syncs_its_alerts_to_the_hub_exactly_once() {
-    let Some(hub_bin) = binary("soc-hub") else {
-        // `cargo test -p sensor` alone does not build the hub; the workspace run (make test) does.
-        eprintln!("SKIPPED: soc-hub is not built beside the tests (run cargo test --workspace)");
-        return;
-    };
-    let sensor = env!("CARGO_BIN_EXE_sensor");
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("hub");
-    let mut hub = Child(
-        Command::new(&hub_bin)
-            .args(["serve", "--data"])
-            .arg(&data)
-            .args(["--listen", "127.0.0.1:0", "--api", "127.0.0.1:0"])
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(hub.0.stderr.as_mut().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.contains("sensors connect to"), "{line}");
-    let hub_cli = |args: &[&str]| {
-        let o = Command::new(&hub_bin).args(args).arg("--data").arg(&data).output().unwrap();
+/// A running hub and a sensor directory enrolled with it.
+struct Enrolled {
+    dir: tempfile::TempDir,
+    _hub: Child,
+    hub_bin: PathBuf,
+    data: PathBuf,
+    ident: PathBuf,
+}
+
+impl Enrolled {
+    /// `None` when the hub is not built (`cargo test -p sensor` alone does not build it; the
+    /// workspace run, `make test`, does).
+    fn start() -> Option<Enrolled> {
+        let Some(hub_bin) = binary("soc-hub") else {
+            eprintln!("SKIPPED: soc-hub is not built beside the tests (run cargo test --workspace)");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("hub");
+        let mut hub = Child(
+            Command::new(&hub_bin)
+                .args(["serve", "--data"])
+                .arg(&data)
+                .args(["--listen", "127.0.0.1:0", "--api", "127.0.0.1:0"])
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let mut line = String::new();
+        BufReader::new(hub.0.stderr.as_mut().unwrap()).read_line(&mut line).unwrap();
+        assert!(line.contains("sensors connect to"), "{line}");
+        let ident = dir.path().join("sensor");
+        let e = Enrolled { dir, _hub: hub, hub_bin, data, ident };
+        let token = e.hub_cli(&["token", "create", "--tenant", "acme", "--site", "hq", "--ttl", "10m"]);
+        let fp = e.hub_cli(&["ca-fingerprint"]);
+        let tunnel = std::fs::read_to_string(e.data.join("tunnel.addr")).unwrap();
+        let port = tunnel.trim().rsplit_once(':').unwrap().1;
+        let o = Command::new(env!("CARGO_BIN_EXE_sensor"))
+            .args(["enroll", "--hub", &format!("localhost:{port}"), "--token", &token, "--hub-ca-sha256", &fp])
+            .arg("--data")
+            .arg(&e.ident)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        Some(e)
+    }
+
+    fn hub_cli(&self, args: &[&str]) -> String {
+        let o = Command::new(&self.hub_bin).args(args).arg("--data").arg(&self.data).output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8_lossy(&o.stdout).trim().to_owned()
-    };
-    let token = hub_cli(&["token", "create", "--tenant", "acme", "--site", "hq", "--ttl", "10m"]);
-    let fp = hub_cli(&["ca-fingerprint"]);
-    let port = std::fs::read_to_string(data.join("tunnel.addr")).unwrap().trim().rsplit_once(':').unwrap().1.to_owned();
-    let ident = dir.path().join("sensor");
-    let o = Command::new(sensor)
-        .args(["enroll", "--hub", &format!("localhost:{port}"), "--token", &token, "--hub-ca-sha256", &fp, "--data"])
-        .arg(&ident)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
 
-    let capture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/pcaps/dns-tunnel/sv-dns2tcp-bug-1158.pcap");
-    let out = dir.path().join("out");
-    let started = Instant::now();
-    let o = Command::new(sensor)
-        .args(["replay", "--no-store", "--seed", "3", "--sync-timeout", "30", "--data"])
-        .arg(&ident)
+    fn held(&self) -> Vec<serde_json::Value> {
+        self.hub_cli(&["alerts", "--tenant", "acme"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+}
+
+fn capture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/pcaps/dns-tunnel/sv-dns2tcp-bug-1158.pcap")
+}
+
+/// `sensor replay` of the small DNS-tunnel capture, syncing to the hub; `seed` makes its alert
+/// ids.
+fn replay(e: &Enrolled, out: &Path, seed: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sensor"));
+    c.args(["replay", "--no-store", "--seed", seed, "--sync-timeout", "60", "--data"])
+        .arg(&e.ident)
         .arg("--out")
-        .arg(&out)
-        .arg(&capture)
-        .output()
-        .unwrap();
+        .arg(out)
+        .arg(capture());
+    c
+}
+
+#[test]
+fn a_replay_syncs_its_alerts_to_the_hub_exactly_once() {
+    let Some(e) = Enrolled::start() else { return };
+    let out = e.dir.path().join("out");
+    let o = replay(&e, &out, "3").output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(started.elapsed() < Duration::from_secs(30));
     let local: Vec<serde_json::Value> = std::fs::read_to_string(out.join("alerts.jsonl"))
         .unwrap()
         .lines()
@@ -84,12 +113,50 @@ fn a_replay_syncs_its_alerts_to_the_hub_exactly_once() {
         .collect();
     assert!(!local.is_empty(), "the capture raises alerts");
     // Acknowledged before the replay returned: the hub holds them now, each once.
-    let held: Vec<serde_json::Value> =
-        hub_cli(&["alerts", "--tenant", "acme"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let held = e.held();
     let mut held_ids: Vec<&str> = held.iter().map(|a| a["alert"]["id"].as_str().unwrap()).collect();
     let mut local_ids: Vec<&str> = local.iter().map(|a| a["id"].as_str().unwrap()).collect();
     held_ids.sort();
     local_ids.sort();
     assert_eq!(held_ids, local_ids);
     assert!(held.iter().all(|a| a["tenant"] == "acme" && a["site"] == "hq"));
+}
+
+#[test]
+fn a_sensor_killed_with_sigkill_mid_send_delivers_everything_once_after_restart() {
+    const BACKLOG: usize = 100_000;
+    let Some(e) = Enrolled::start() else { return };
+    // A backlog from an outage, queued as the sensor queues alerts.
+    let outbox = sensor_sync::Outbox::open(&e.ident).unwrap();
+    let bodies: Vec<String> =
+        (0..BACKLOG).map(|n| format!("{{\"id\":\"backlog-{n}\",\"severity\":\"low\"}}")).collect();
+    outbox.push_all(bodies.iter().map(|b| (b.as_str(), false))).unwrap();
+    drop(outbox);
+
+    // The sensor starts draining it; SIGKILL once the hub holds some, not all.
+    let out = e.dir.path().join("out");
+    let mut first = Child(replay(&e, &out, "3").stderr(Stdio::null()).spawn().unwrap());
+    let started = Instant::now();
+    loop {
+        let n = e.held().len();
+        if n > 0 {
+            assert!(n < BACKLOG, "the backlog drained before the kill: make it larger");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "nothing reached the hub");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    let at_kill = e.held().len();
+
+    // Restarted, it sends the rest; the hub holds every alert once (the restarted replay's own
+    // alerts get other ids: another seed).
+    let o = replay(&e, &out, "4").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let held = e.held();
+    let ids: std::collections::HashSet<&str> = held.iter().map(|a| a["alert"]["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), held.len(), "no alert twice");
+    assert!((0..BACKLOG).all(|n| ids.contains(format!("backlog-{n}").as_str())), "none lost");
+    assert!(at_kill < held.len());
 }

@@ -35,6 +35,10 @@ pub const BACKOFF_MIN: Duration = Duration::from_millis(500);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// How often [`SyncHandle::wait_drained`] looks at the outbox.
 const DRAIN_CHECK: Duration = Duration::from_millis(2);
+/// How long the hub may stay silent while alerts wait for its acknowledgement, and how long one
+/// frame may take to send, before the session is given up as stalled (a link that drops
+/// everything without a reset) and a new one started.
+pub const STALL: Duration = Duration::from_secs(15);
 /// How often a waiting session looks at the stop flag.
 const STOP_CHECK: Duration = Duration::from_millis(100);
 /// Command results waiting to go up, at most (commands run one after another per session).
@@ -138,6 +142,12 @@ struct Task {
     stats: Arc<SyncStats>,
     gate: Arc<Gate>,
     executor: Option<Arc<dyn Executor>>,
+}
+
+/// Writes one frame, or fails as stalled after [`STALL`].
+async fn send<W: tokio::io::AsyncWrite + Unpin>(wr: &mut W, msg: &Up) -> Result<(), SyncError> {
+    tokio::time::timeout(STALL, write_frame(wr, msg)).await.map_err(|_| SyncError::Timeout)??;
+    Ok(())
 }
 
 fn unix_now() -> u64 {
@@ -245,6 +255,8 @@ impl Task {
             }
         });
         let mut inflight: HashSet<u64> = HashSet::new();
+        // Since when the hub has been silent while alerts were in flight.
+        let mut quiet = Instant::now();
         // Alerts after the cursor were never sent in this session; before it, they were sent
         // and are in flight or acknowledged.
         let mut cursor = None;
@@ -254,16 +266,21 @@ impl Task {
             if self.stop.load(Ordering::Relaxed) {
                 break Ok(());
             }
+            if inflight.is_empty() {
+                quiet = Instant::now();
+            } else if quiet.elapsed() > STALL {
+                break Err(SyncError::Stalled(inflight.len()));
+            }
             while inflight.len() < WINDOW {
                 let batch = self.outbox.next(&inflight, &mut cursor, BATCH.min(WINDOW - inflight.len()))?;
                 if batch.is_empty() {
                     break;
                 }
                 inflight.extend(batch.iter().map(|i| i.seq));
-                write_frame(&mut wr, &Up::Alerts(batch)).await?;
+                send(&mut wr, &Up::Alerts(batch)).await?;
             }
             tokio::select! {
-                msg = rx.recv() => match msg {
+                msg = rx.recv() => match msg.inspect(|_| quiet = Instant::now()) {
                     Some(Ok(Down::Acks(seqs))) => {
                         self.outbox.remove(&seqs)?;
                         for s in &seqs {
@@ -277,7 +294,7 @@ impl Task {
                     Some(Err(e)) => break Err(e),
                     None => break Err(SyncError::Refused("connection lost".into())),
                 },
-                Some(up) = results.recv() => write_frame(&mut wr, &up).await?,
+                Some(up) = results.recv() => send(&mut wr, &up).await?,
                 _ = self.notify.notified() => {}
                 _ = heartbeat.tick() => {
                     let health = Health {
@@ -285,7 +302,7 @@ impl Task {
                         backlog_age_secs: self.outbox.oldest_age_secs(),
                         ..Health::default()
                     };
-                    write_frame(&mut wr, &Up::Heartbeat(health)).await?;
+                    send(&mut wr, &Up::Heartbeat(health)).await?;
                 }
                 _ = tokio::time::sleep(STOP_CHECK) => {}
             }

@@ -16,7 +16,7 @@ mod commands;
 mod identity;
 mod outbox;
 
-pub use client::{BATCH, SyncHandle, SyncStats, WINDOW};
+pub use client::{BATCH, STALL, SyncHandle, SyncStats, WINDOW};
 pub use commands::{Executed, Executor, Gate, Refusal};
 pub use identity::{HubInfo, Identity, enroll};
 pub use outbox::Outbox;
@@ -36,6 +36,9 @@ pub enum SyncError {
     /// A step took too long.
     #[error("timed out")]
     Timeout,
+    /// The hub acknowledged nothing for [`client::STALL`] while alerts waited.
+    #[error("stalled: no answer from the hub for {stall:?} with {0} alerts unacknowledged", stall = client::STALL)]
+    Stalled(usize),
     /// The hub refused, or answered out of turn.
     #[error("hub: {0}")]
     Refused(String),

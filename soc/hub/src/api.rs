@@ -12,7 +12,7 @@
 //! | `POST /api/v1/alerts/{key}/actions` `{action, ...}` | `acknowledge`, `assign {to}`, `escalate {reason}`, `resolve {reason}`, `note {text}` |
 //! | `GET /api/v1/audit` | every action: who, when, what, on what |
 //! | `GET /api/v1/metrics[?tenant=T]` | MTTD, MTTR, open, resolved, past deadline |
-//! | `GET /api/v1/alerts[?tenant=T]` | every alert held, with the sensor id and sequence |
+//! | `GET /api/v1/alerts[?tenant=T][&after=SENSOR:SEQ][&limit=N]` | `{alerts, next}`: the alerts held, with the sensor id and sequence, a page at a time (`next`: where the next page starts, absent at the end) |
 //! | `GET /api/v1/sensors` | the sensors, their health and last contact |
 //! | `POST /api/v1/sensors/{id}/commands` `{command, ...}` | issues a signed command: `evidence {uid}`, `intel_feed {name, content}` |
 //! | `GET /api/v1/sensors/{id}/commands` | the sensor's commands and what became of them |
@@ -40,6 +40,8 @@ use std::time::{Duration, Instant};
 
 /// How long an analyst's session lasts.
 pub const SESSION: Duration = Duration::from_secs(12 * 3600);
+/// The longest tenant or site name (names are plain: they appear in URLs, logs and exports).
+const MAX_NAME: usize = 64;
 /// The shortest password an account may have.
 const MIN_PASSWORD: usize = 12;
 
@@ -265,8 +267,14 @@ async fn create_token(
     let Ok(ttl) = humantime::parse_duration(&req.ttl) else {
         return (StatusCode::BAD_REQUEST, format!("ttl {:?} is not a duration like 24h\n", req.ttl)).into_response();
     };
-    if req.tenant.is_empty() || req.site.is_empty() {
-        return (StatusCode::BAD_REQUEST, "tenant and site must not be empty\n").into_response();
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.len() <= MAX_NAME
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    };
+    if !plain(&req.tenant) || !plain(&req.site) {
+        let msg = format!("tenant and site: 1 to {MAX_NAME} letters, digits, '.', '-' or '_'\n");
+        return (StatusCode::BAD_REQUEST, msg).into_response();
     }
     let detail = format!("site {} ttl {}", req.site, req.ttl);
     let created = api.hub.db.create_token(&req.tenant, &req.site, ttl.as_secs());
@@ -280,10 +288,22 @@ async fn ca(State(api): State<Api>) -> Response {
     Json(serde_json::json!({"sha256": crate::ca::fingerprint(api.hub.ca.cert_der())})).into_response()
 }
 
-async fn alerts(State(api): State<Api>, Query(q): Query<TenantQuery>) -> Response {
-    match api.hub.db.alerts(q.tenant.as_deref()) {
-        Ok(a) => Json(a).into_response(),
-        Err(e) => internal(e),
+/// Alerts per page of `GET /api/v1/alerts` unless asked otherwise, and at most.
+const PAGE: usize = 1_000;
+const MAX_PAGE: usize = 10_000;
+
+#[derive(Deserialize)]
+struct AlertsQuery {
+    tenant: Option<String>,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn alerts(State(api): State<Api>, Query(q): Query<AlertsQuery>) -> Response {
+    let limit = q.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
+    match api.hub.db.alerts(q.tenant.as_deref(), q.after.as_deref(), limit) {
+        Ok((alerts, next)) => Json(serde_json::json!({"alerts": alerts, "next": next})).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, format!("{e:#}\n")).into_response(),
     }
 }
 

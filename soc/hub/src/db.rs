@@ -226,16 +226,42 @@ impl Db {
         Ok(())
     }
 
-    /// Stored alerts, optionally of one tenant, in (sensor, sequence) order.
-    pub fn alerts(&self, tenant: Option<&str>) -> anyhow::Result<Vec<serde_json::Value>> {
+    /// Stored alerts, optionally of one tenant, in (sensor, sequence) order: at most `limit`
+    /// after the alert named `after` (`SENSOR:SEQ`; `None`: from the first), and the name to
+    /// continue after when there may be more.
+    pub fn alerts(
+        &self,
+        tenant: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> anyhow::Result<(Vec<serde_json::Value>, Option<String>)> {
+        use std::ops::Bound;
+        let start = match after {
+            Some(name) => {
+                let (sensor, seq) = name
+                    .rsplit_once(':')
+                    .and_then(|(s, n)| Some((s, n.parse::<u64>().ok()?)))
+                    .ok_or_else(|| anyhow::anyhow!("{name:?} is not an alert name (SENSOR:SEQ)"))?;
+                Bound::Excluded(sensor_key(sensor, seq))
+            }
+            None => Bound::Unbounded,
+        };
         let mut out = Vec::new();
-        for v in self.alerts.iter().values() {
+        for v in self.alerts.range::<Vec<u8>, _>((start, Bound::Unbounded)).values() {
             let v: serde_json::Value = serde_json::from_slice(&v?)?;
             if tenant.is_none_or(|t| v["tenant"] == t) {
                 out.push(v);
+                if out.len() == limit {
+                    let next = format!(
+                        "{}:{}",
+                        out[limit - 1]["sensor_id"].as_str().unwrap_or_default(),
+                        out[limit - 1]["seq"]
+                    );
+                    return Ok((out, Some(next)));
+                }
             }
         }
-        Ok(out)
+        Ok((out, None))
     }
 
     /// The alert `SENSOR:SEQ`, with its workflow state.

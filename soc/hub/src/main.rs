@@ -144,9 +144,8 @@ fn main() -> ExitCode {
                 call(&data, "POST", "/api/v1/users", Some(body)).map(|v| println!("{v}"))
             })
         }
-        Command::Sensor { command: SensorCommand::List { data } } => {
-            call(&data, "GET", "/api/v1/sensors", None).and_then(|v| print_lines(v.as_array().into_iter().flatten()))
-        }
+        Command::Sensor { command: SensorCommand::List { data } } => call(&data, "GET", "/api/v1/sensors", None)
+            .and_then(|v| print_lines(v.as_array().into_iter().flatten()).map(drop)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -161,25 +160,32 @@ fn alerts(data: &Path, tenant: Option<&str>, format: &str) -> anyhow::Result<()>
     if format != "json" {
         anyhow::bail!("--format {format}: only json is supported");
     }
-    let path = match tenant {
-        Some(t) => format!("/api/v1/alerts?tenant={t}"),
-        None => "/api/v1/alerts".to_owned(),
-    };
-    print_lines(call(data, "GET", &path, None)?.as_array().into_iter().flatten())
+    let mut after: Option<String> = None;
+    loop {
+        let mut query = vec![];
+        query.extend(tenant.map(|t| format!("tenant={t}")));
+        query.extend(after.as_ref().map(|a| format!("after={a}")));
+        let page = call(data, "GET", &format!("/api/v1/alerts?{}", query.join("&")), None)?;
+        let reader_gone = !print_lines(page["alerts"].as_array().into_iter().flatten())?;
+        match page["next"].as_str() {
+            Some(next) if !reader_gone => after = Some(next.to_owned()),
+            _ => return Ok(()),
+        }
+    }
 }
 
-/// One JSON value per line on standard output; a reader that went away (`| head`) ends it.
-fn print_lines<'a>(values: impl Iterator<Item = &'a serde_json::Value>) -> anyhow::Result<()> {
+/// One JSON value per line on standard output; false when the reader went away (`| head`).
+fn print_lines<'a>(values: impl Iterator<Item = &'a serde_json::Value>) -> anyhow::Result<bool> {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     for v in values {
         match writeln!(out, "{v}") {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(false),
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Files of the data directory the commands read.

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn alerts_arrive_exactly_once_while_the_hub_is_killed_and_restarted() {
-    const ALERTS: usize = 20_000;
+    const ALERTS: usize = 100_000;
     let (dir, hub, sensor, id) = enrolled();
     // The key never left the sensor's directory, and only its owner can read it.
     use std::os::unix::fs::PermissionsExt as _;
@@ -34,7 +34,7 @@ fn alerts_arrive_exactly_once_while_the_hub_is_killed_and_restarted() {
     for _ in 0..2 {
         let started = Instant::now();
         let before = outbox.len();
-        while outbox.len() + 2_000 > before {
+        while outbox.len() + 10_000 > before {
             assert!(started.elapsed() < Duration::from_secs(60), "no progress: {}", hub.log());
             std::thread::sleep(Duration::from_millis(5));
         }

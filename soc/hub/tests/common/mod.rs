@@ -2,6 +2,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // shared by several test files
 
+pub mod proxy;
+
 use sensor_sync::enroll;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
