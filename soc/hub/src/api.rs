@@ -17,6 +17,7 @@
 //! | `POST /api/v1/sensors/{id}/commands` `{command, ...}` | issues a signed command: `evidence {uid}`, `intel_feed {name, content}` |
 //! | `GET /api/v1/sensors/{id}/commands` | the sensor's commands and what became of them |
 //! | `GET /api/v1/sensors/{id}/commands/{n}/attachment` | what the sensor's answer carried (evidence: pcapng) |
+//! | `GET /api/v1/exports` | each SIEM destination: queued, sent, failures, dropped, last success and error |
 //! | `GET /api/v1/ca` | the CA's SHA-256 fingerprint, to pin at enrollment |
 //! | admin: `POST /api/v1/tokens` `{tenant, site, ttl}` | a one-time enrollment token (`ttl` like `24h`) |
 //! | admin: `POST /api/v1/sensors/{id}/revoke` | revokes a sensor: its next handshake fails |
@@ -79,6 +80,7 @@ pub fn router(api: Api) -> Router {
     let protected = Router::new()
         .route("/api/v1/tokens", post(create_token))
         .route("/api/v1/ca", get(ca))
+        .route("/api/v1/exports", get(|State(api): State<Api>| async move { Json(api.hub.exporters.stats()) }))
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/queue", get(queue))
         .route("/api/v1/alerts/{key}/actions", post(act))

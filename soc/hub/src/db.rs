@@ -11,6 +11,7 @@
 //! | `tenants` | tenant | its [`Sla`] |
 //! | `users` | login name | [`User`] (argon2id hash) |
 //! | `commands`, `attachments` | as `alerts`, with the command id | `crate::commands` |
+//! | `export:NAME` | arrival id | key of an alert not yet taken by SIEM destination NAME (`soc_siem::Queues`) |
 //!
 //! An alert is stored if its key is absent (compare-and-swap), so a batch delivered twice is
 //! stored once; it is acknowledged only after [`Db::store_alerts`] flushed it to disk.
@@ -85,6 +86,7 @@ pub struct Db {
     users: sled::Tree,
     pub(crate) commands: sled::Tree,
     pub(crate) attachments: sled::Tree,
+    exports: soc_siem::Queues,
 }
 
 /// Now, Unix seconds.
@@ -111,10 +113,12 @@ fn random_hex(bytes: usize) -> String {
 }
 
 impl Db {
-    /// Opens (or creates) the database in `dir`.
-    pub fn open(dir: &std::path::Path) -> anyhow::Result<Db> {
+    /// Opens (or creates) the database in `dir`, with an export queue for each of `exports`
+    /// (the SIEM destinations' names).
+    pub fn open(dir: &std::path::Path, exports: &[String]) -> anyhow::Result<Db> {
         let db = sled::open(dir)?;
         Ok(Db {
+            exports: soc_siem::Queues::open(&db, exports)?,
             tokens: db.open_tree("tokens")?,
             sensors: db.open_tree("sensors")?,
             certs: db.open_tree("certs")?,
@@ -211,11 +215,14 @@ impl Db {
                 serde_json::from_str(&item.json).unwrap_or_else(|_| serde_json::Value::String(item.json.clone()));
             let stored = serde_json::json!({
                 "sensor_id": sensor.id, "tenant": sensor.tenant, "site": sensor.site,
-                "seq": item.seq, "received": received, "alert": alert,
+                "seq": item.seq, "received": received, "software": sensor.software, "alert": alert,
             });
             let value = serde_json::to_vec(&stored)?;
-            // Absent: store; present: a duplicate, stored before.
-            let _ = self.alerts.compare_and_swap(sensor_key(&sensor.id, item.seq), None::<&[u8]>, Some(value))?;
+            // Absent: store, and queue for the SIEMs; present: a duplicate, stored before.
+            let key = sensor_key(&sensor.id, item.seq);
+            if self.alerts.compare_and_swap(&key, None::<&[u8]>, Some(value))?.is_ok() {
+                self.exports.push(&key)?;
+            }
         }
         Ok(())
     }
@@ -409,6 +416,11 @@ impl Db {
     /// Fingerprints of revoked certificates.
     pub fn revoked(&self) -> anyhow::Result<Vec<String>> {
         Ok(self.sensors()?.into_iter().filter(|s| s.revoked).map(|s| s.cert_sha256).collect())
+    }
+
+    /// The export queues and the alerts they refer to.
+    pub fn exports(&self) -> (&soc_siem::Queues, &sled::Tree) {
+        (&self.exports, &self.alerts)
     }
 
     /// Flushes everything.

@@ -36,6 +36,9 @@ enum Command {
         /// Names sensors reach the hub by (DNS names or addresses), put in its certificate.
         #[arg(long = "name", default_values = ["localhost", "127.0.0.1", "::1"])]
         names: Vec<String>,
+        /// Configuration file (TOML): the SIEM destinations (`[[export]]`, see soc/README.md).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Enrollment tokens.
     Token {
@@ -125,7 +128,9 @@ enum SensorCommand {
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
-        Command::Serve { data, listen, api, names } => run_server(&data, &listen, &api, &names),
+        Command::Serve { data, listen, api, names, config } => {
+            load_config(config.as_deref()).and_then(|cfg| run_server(&data, &listen, &api, &names, &cfg))
+        }
         Command::Token { command: TokenCommand::Create { data, tenant, site, ttl } } => {
             let body = serde_json::json!({"tenant": tenant, "site": site, "ttl": ttl});
             call(&data, "POST", "/api/v1/tokens", Some(body)).map(|v| println!("{}", v["token"].as_str().unwrap_or("")))
@@ -217,11 +222,34 @@ fn call(data: &Path, method: &str, path: &str, body: Option<serde_json::Value>) 
     Ok(serde_json::from_str(&text)?)
 }
 
-fn run_server(data: &Path, listen: &str, api_addr: &str, names: &[String]) -> anyhow::Result<()> {
+/// The hub's configuration file.
+#[derive(Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HubConfig {
+    /// SIEM destinations.
+    #[serde(default)]
+    export: Vec<soc_siem::ExportConfig>,
+}
+
+fn load_config(path: Option<&Path>) -> anyhow::Result<HubConfig> {
+    let Some(path) = path else { return Ok(HubConfig::default()) };
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let cfg: HubConfig = toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+    for e in &cfg.export {
+        e.check()?;
+    }
+    Ok(cfg)
+}
+
+fn run_server(data: &Path, listen: &str, api_addr: &str, names: &[String], cfg: &HubConfig) -> anyhow::Result<()> {
     std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
     let ca = Ca::load_or_create(data)?;
-    let db = Db::open(&data.join("db")).context("cannot open the hub's database")?;
-    let hub = Arc::new(Hub::new(db, ca, Signer::load_or_create(data)?)?);
+    let exports: Vec<String> = cfg.export.iter().map(|e| e.name.clone()).collect();
+    let db = Db::open(&data.join("db"), &exports).context("cannot open the hub's database")?;
+    let hub = Arc::new(Hub::new(db, ca, Signer::load_or_create(data)?, &cfg.export)?);
+    for e in &cfg.export {
+        eprintln!("soc-hub: exporting alerts to {e:?}");
+    }
     let tls = tls_config(&hub, names)?;
     let admin_token: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

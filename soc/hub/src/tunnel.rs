@@ -40,13 +40,18 @@ pub struct Hub {
     pub signer: Signer,
     /// Bumped whenever a command is issued, so that sessions send it down.
     pub commands_issued: tokio::sync::watch::Sender<u64>,
+    /// The SIEM exporters.
+    pub exporters: soc_siem::Exporters,
 }
 
 impl Hub {
-    /// The hub of `db` and `ca`, signing commands with `signer`.
-    pub fn new(db: Db, ca: Ca, signer: Signer) -> anyhow::Result<Hub> {
+    /// The hub of `db` and `ca`, signing commands with `signer`, exporting to `exports` (the
+    /// destinations `db` was opened with).
+    pub fn new(db: Db, ca: Ca, signer: Signer, exports: &[soc_siem::ExportConfig]) -> anyhow::Result<Hub> {
         let revoked = Arc::new(RwLock::new(db.revoked()?.into_iter().collect()));
-        Ok(Hub { db, ca, revoked, signer, commands_issued: tokio::sync::watch::Sender::new(0) })
+        let (queues, alerts) = db.exports();
+        let exporters = soc_siem::Exporters::start(exports, queues, alerts)?;
+        Ok(Hub { db, ca, revoked, signer, commands_issued: tokio::sync::watch::Sender::new(0), exporters })
     }
 
     /// Says a command was issued: the sessions send what is pending.
@@ -226,7 +231,7 @@ enum End {
 }
 
 async fn sensor_session(mut stream: Stream, hub: &Hub, cert_fp: &str) -> anyhow::Result<()> {
-    let Some(sensor) = hub.db.sensor_by_cert(cert_fp)? else {
+    let Some(mut sensor) = hub.db.sensor_by_cert(cert_fp)? else {
         return refuse(&mut stream, ErrorCode::Unauthorized, format!("no sensor holds certificate {cert_fp}")).await;
     };
     let first: Option<Up> = tokio::time::timeout(FIRST_MESSAGE, read_frame(&mut stream)).await??;
@@ -245,6 +250,7 @@ async fn sensor_session(mut stream: Stream, hub: &Hub, cert_fp: &str) -> anyhow:
         s.software = software.clone();
         s.last_seen = now();
     })?;
+    sensor.software = software;
     let welcome = Down::Welcome { version, sensor_id: sensor.id.clone(), tenant: sensor.tenant.clone() };
     write_frame(&mut stream, &welcome).await?;
     let mut issued = hub.commands_issued.subscribe();

@@ -120,12 +120,13 @@ fn forged_replayed_misaddressed_and_expired_commands_are_refused() {
     // sends what it likes. The sensor reconnects to it.
     let (data, port) = (hub.data.clone(), hub.port());
     hub.kill();
-    let db = Db::open(&data.join("db")).unwrap();
+    let db = Db::open(&data.join("db"), &[]).unwrap();
     let genuine_command = db.commands(&id).unwrap().remove(0).signed;
     let key: [u8; 32] = std::fs::read(data.join("command.key")).unwrap().try_into().unwrap();
     let genuine = SigningKey::from_bytes(&key);
     let forger = SigningKey::from_bytes(&[9; 32]);
-    let hostile = Hub::new(db, Ca::load_or_create(&data).unwrap(), Signer::load_or_create(&data).unwrap()).unwrap();
+    let hostile =
+        Hub::new(db, Ca::load_or_create(&data).unwrap(), Signer::load_or_create(&data).unwrap(), &[]).unwrap();
     let tls = tls_config(&hostile, &["localhost".into()]).unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let body = |n: u64, sensor: &str, expires: u64| CommandBody {

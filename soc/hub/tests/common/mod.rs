@@ -21,11 +21,17 @@ pub struct Hub {
 impl Hub {
     /// Starts a hub on `data`, its sensor endpoint on `listen` (port 0: any).
     pub fn start(data: &Path, listen: &str) -> Hub {
+        Hub::start_with(data, listen, &[])
+    }
+
+    /// Starts a hub with more arguments to `serve`.
+    pub fn start_with(data: &Path, listen: &str, args: &[&str]) -> Hub {
         let _ = std::fs::remove_file(data.join("tunnel.addr"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_soc-hub"))
             .args(["serve", "--data"])
             .arg(data)
             .args(["--listen", listen, "--api", "127.0.0.1:0"])
+            .args(args)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();

@@ -82,9 +82,12 @@ async fn connection(
     fault: Arc<AtomicU8>,
     mut reset: tokio::sync::watch::Receiver<u64>,
 ) {
-    // Any close is a reset (linger 0): what a reset fault needs, harmless otherwise.
-    let _ = down.set_linger(Some(Duration::ZERO));
-    let _ = up.set_linger(Some(Duration::ZERO));
+    // Any close is a reset (linger 0): what a reset fault needs, harmless otherwise. (tokio
+    // deprecates linger because a non-zero one blocks on drop; a zero one never does.)
+    #[allow(deprecated)]
+    for s in [&down, &up] {
+        let _ = s.set_linger(Some(Duration::ZERO));
+    }
     let (mut down_rd, mut down_wr) = down.into_split();
     let (mut up_rd, mut up_wr) = up.into_split();
     let holed = AtomicBool::new(false);
