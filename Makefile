@@ -27,11 +27,11 @@ setup: ## Install build dependencies (Debian packages) and check the Rust toolch
 	  if [ "$$(printf '%s\n%s\n' "$(MIN_RUST)" "$$v" | sort -V | head -1)" != "$(MIN_RUST)" ]; then \
 	    echo "Rust $(MIN_RUST)+ is needed, found $$v" >&2; exit 1; fi
 
-build: setup ## Build the sensor (release)
-	$(CARGO) build --release --locked -p sensor
+build: setup ## Build the sensor and the SOC hub (release)
+	$(CARGO) build --release --locked -p sensor -p soc-hub
 
-run: build ## Build, then run the demo scenario (synthesised capture -> records + summary)
-	./target/release/sensor demo --out sensor-demo
+run: build ## Build, then run the whole path: a local SOC hub, an enrolled sensor, the demo scenario, the alerts at the hub
+	provisioning/demo.sh sensor-demo
 
 demo: run ## Same as run
 

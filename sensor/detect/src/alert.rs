@@ -65,11 +65,13 @@ pub enum Technique {
     /// T1071 Application Layer Protocol (traffic with infrastructure a threat-intelligence feed
     /// lists).
     AppLayerProtocol,
+    /// T1046 Network Service Discovery (port scans, address sweeps).
+    NetworkServiceDiscovery,
 }
 
 impl Technique {
     /// Every technique.
-    pub const ALL: [Technique; 7] = [
+    pub const ALL: [Technique; 8] = [
         Technique::DnsC2,
         Technique::ExfilAltProtocol,
         Technique::Dga,
@@ -77,6 +79,7 @@ impl Technique {
         Technique::ProtocolTunneling,
         Technique::IngressToolTransfer,
         Technique::AppLayerProtocol,
+        Technique::NetworkServiceDiscovery,
     ];
 
     /// The ATT&CK id.
@@ -89,6 +92,7 @@ impl Technique {
             Technique::ProtocolTunneling => "T1572",
             Technique::IngressToolTransfer => "T1105",
             Technique::AppLayerProtocol => "T1071",
+            Technique::NetworkServiceDiscovery => "T1046",
         }
     }
 
@@ -102,6 +106,7 @@ impl Technique {
             Technique::ProtocolTunneling => "Protocol Tunneling",
             Technique::IngressToolTransfer => "Ingress Tool Transfer",
             Technique::AppLayerProtocol => "Application Layer Protocol",
+            Technique::NetworkServiceDiscovery => "Network Service Discovery",
         }
     }
 
@@ -109,6 +114,7 @@ impl Technique {
     pub fn tactic(self) -> (&'static str, &'static str) {
         match self {
             Technique::ExfilAltProtocol => ("TA0010", "Exfiltration"),
+            Technique::NetworkServiceDiscovery => ("TA0007", "Discovery"),
             _ => ("TA0011", "Command and Control"),
         }
     }

@@ -30,6 +30,8 @@ pub struct DetectConfig {
     pub large_txt: LargeTxtConfig,
     /// Threat-intelligence feeds.
     pub intel: crate::intel::IntelConfig,
+    /// Port scans and address sweeps.
+    pub scan: ScanConfig,
 }
 
 impl Default for DetectConfig {
@@ -44,7 +46,32 @@ impl Default for DetectConfig {
             fast_flux: FastFluxConfig::default(),
             large_txt: LargeTxtConfig::default(),
             intel: crate::intel::IntelConfig::default(),
+            scan: ScanConfig::default(),
         }
+    }
+}
+
+/// Port scans and address sweeps (`crate::scan`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScanConfig {
+    /// Run this detector. Default true.
+    pub enabled: bool,
+    /// Distinct ports of one host probed that make a port scan. Default 8.
+    pub ports: usize,
+    /// Distinct hosts probed on one port that make an address sweep. Default 8.
+    pub hosts: usize,
+    /// A scanner's counts start over after this long without a probe. Default "30m".
+    #[serde(with = "humantime_serde")]
+    pub idle: Duration,
+    /// Count hosts of any address in sweeps, not only private, unique-local and link-local
+    /// ones. Default false.
+    pub sweep_any_host: bool,
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        ScanConfig { enabled: true, ports: 8, hosts: 8, idle: Duration::from_secs(30 * 60), sweep_any_host: false }
     }
 }
 

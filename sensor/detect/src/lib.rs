@@ -16,6 +16,7 @@
 //! | `dns/tunnel.rs` | DNS tunnelling, with resolver forwarding resolved to the client |
 //! | `dns/dga.rs` | domain generation algorithms: generated-looking names and NXDOMAIN storms per client |
 //! | `dns/answers.rs` | fast-flux answers, large TXT answers |
+//! | `scan.rs` | port scans and address sweeps from failed connection attempts |
 //! | `resolvers.rs` | rogue resolvers (outside the configured list), DNS over TLS and HTTPS |
 //! | `intel/` | threat-intelligence feeds (lists, CSV, signed STIX 2.1), their matching and alerts |
 //!
@@ -33,9 +34,10 @@ pub mod intel;
 mod names;
 pub mod ocsf;
 mod resolvers;
+mod scan;
 
 pub use alert::{Alert, AlertEvidence, Entity, IntelMatch, Severity, Technique};
-pub use config::{DetectConfig, DgaConfig, FastFluxConfig, LargeTxtConfig, ResolverConfig, TunnelConfig};
+pub use config::{DetectConfig, DgaConfig, FastFluxConfig, LargeTxtConfig, ResolverConfig, ScanConfig, TunnelConfig};
 
 use core::net::IpAddr;
 use sensor_analyzers::dns::DnsRecord;
@@ -71,8 +73,12 @@ pub struct ConnSeen<'a> {
     pub resp_p: u16,
     /// IP protocol number.
     pub ip_proto: u8,
+    /// Payload bytes from the originator.
+    pub orig_bytes: u64,
     /// Payload bytes from the responder.
     pub resp_bytes: u64,
+    /// The originator opened it with a SYN (its history starts with `S`).
+    pub orig_syn: bool,
 }
 
 /// A flow that just started, as the detectors see it.
@@ -138,6 +144,7 @@ pub struct Detectors {
     enabled: bool,
     dns: dns::DnsDetectors,
     resolvers: resolvers::Resolvers,
+    scans: scan::Scans,
     intel: intel::IntelDetector,
     /// MAC addresses of local hosts, learned from the frames that started their flows.
     macs: bounded::Bounded<IpAddr, [u8; 6]>,
@@ -153,6 +160,7 @@ impl Detectors {
             enabled: cfg.enabled,
             dns: dns::DnsDetectors::new(cfg),
             resolvers: resolvers::Resolvers::new(cfg),
+            scans: scan::Scans::new(&cfg.scan, cfg.max_tracked),
             intel: intel::IntelDetector::new(cfg.cooldown, cfg.max_tracked),
             macs: bounded::Bounded::new(cfg.max_tracked),
             seed,
@@ -202,6 +210,7 @@ impl Detectors {
         self.stats.conns += 1;
         let mut raise = Raise { seed: self.seed, serial: &mut self.serial, macs: &mut self.macs, sink };
         self.resolvers.conn(seen, &mut raise);
+        self.scans.conn(seen, &mut raise);
     }
 
     /// Notes the MAC address a local host sent a frame from (called when a flow starts: the
@@ -215,7 +224,11 @@ impl Detectors {
 
     /// Counters.
     pub fn stats(&self) -> DetectStats {
-        let evicted = self.dns.evicted() + self.resolvers.evicted() + self.intel.evicted() + self.macs.evicted();
+        let evicted = self.dns.evicted()
+            + self.resolvers.evicted()
+            + self.scans.evicted()
+            + self.intel.evicted()
+            + self.macs.evicted();
         DetectStats { alerts: self.serial, evicted, ..self.stats }
     }
 }

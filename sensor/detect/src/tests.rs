@@ -220,7 +220,9 @@ fn encrypted_dns_is_port_853_or_https_to_public_resolvers() {
         resp_h: ip(resp_h),
         resp_p,
         ip_proto,
+        orig_bytes: 500,
         resp_bytes: 4000,
+        orig_syn: true,
     };
     for c in [
         conn("1.1.1.1", 443, 6),       // DoH to Cloudflare
@@ -250,7 +252,9 @@ fn alerts_carry_the_mac_learned_for_a_local_host() {
             resp_h: ip("203.0.113.9"),
             resp_p: 853,
             ip_proto: 6,
+            orig_bytes: 0,
             resp_bytes: 0,
+            orig_syn: false,
         },
         &mut out,
     );
@@ -281,4 +285,87 @@ fn disabled_detectors_look_at_nothing() {
     }
     assert!(out.0.is_empty());
     assert_eq!(d.stats().dns, 0);
+}
+
+/// A TCP connection attempt from `orig` to `resp:port` at `secs`, with no payload either way.
+fn probe(orig: &str, resp: &str, port: u16, secs: u64) -> ConnSeen<'static> {
+    ConnSeen {
+        ts: Timestamp(secs * 1_000_000_000),
+        uid: "Cprobe",
+        orig_h: ip(orig),
+        resp_h: ip(resp),
+        resp_p: port,
+        ip_proto: 6,
+        orig_bytes: 0,
+        resp_bytes: 0,
+        orig_syn: true,
+    }
+}
+
+#[test]
+fn failed_attempts_on_many_ports_of_one_host_are_a_port_scan_alerted_once() {
+    let mut d = Detectors::new(&DetectConfig::default(), 1);
+    let mut out = Alerts::default();
+    for (i, port) in [21, 22, 23, 25, 80, 110, 135, 139, 143, 443].into_iter().enumerate() {
+        d.conn(&probe("10.1.0.66", "10.1.0.10", port, i as u64), &mut out);
+        // The same pair again adds nothing.
+        d.conn(&probe("10.1.0.66", "10.1.0.10", port, i as u64), &mut out);
+    }
+    assert_eq!(out.0.len(), 1, "{:?}", out.0);
+    let a = &out.0[0];
+    assert_eq!((a.detector.as_str(), a.src.ip, a.dst.as_ref().map(|e| e.ip)), ("net.scan", ip("10.1.0.66"), Some(ip("10.1.0.10"))));
+    assert_eq!(a.techniques, [Technique::NetworkServiceDiscovery]);
+    assert_eq!(a.evidence.count("ports"), Some(8.0));
+}
+
+#[test]
+fn connections_with_data_or_without_a_syn_are_not_probes() {
+    let mut d = Detectors::new(&DetectConfig::default(), 1);
+    let mut out = Alerts::default();
+    for port in 1..=20 {
+        d.conn(&ConnSeen { resp_bytes: 10, ..probe("10.1.0.66", "10.1.0.10", port, 1) }, &mut out);
+        d.conn(&ConnSeen { orig_bytes: 10, ..probe("10.1.0.66", "10.1.0.10", port, 1) }, &mut out);
+        // Backscatter: the originator answered a SYN-ACK nobody here asked for.
+        d.conn(&ConnSeen { orig_syn: false, ..probe("10.1.0.66", "10.1.0.10", port, 1) }, &mut out);
+        d.conn(&ConnSeen { ip_proto: 17, ..probe("10.1.0.66", "10.1.0.10", port, 1) }, &mut out);
+    }
+    assert!(out.0.is_empty(), "{:?}", out.0);
+}
+
+#[test]
+fn failed_attempts_on_one_port_of_many_internal_hosts_are_a_sweep() {
+    let mut d = Detectors::new(&DetectConfig::default(), 1);
+    let mut out = Alerts::default();
+    // A slow sweep: one probe every five minutes.
+    for i in 0..9u64 {
+        d.conn(&probe("176.192.150.3", &format!("192.168.3.{i}"), 445, i * 300), &mut out);
+        // Public hosts are not counted by default.
+        d.conn(&probe("176.192.150.3", &format!("203.0.113.{i}"), 443, i * 300), &mut out);
+    }
+    assert_eq!(out.0.len(), 1, "{:?}", out.0);
+    assert!(out.0[0].title.contains("445/tcp") && out.0[0].dst.is_none());
+    let cfg = DetectConfig { scan: scan_any_host(), ..DetectConfig::default() };
+    let mut d = Detectors::new(&cfg, 1);
+    let mut out = Alerts::default();
+    for i in 0..9u64 {
+        d.conn(&probe("10.1.1.1", &format!("203.0.113.{i}"), 443, i), &mut out);
+    }
+    assert_eq!(out.0.len(), 1);
+}
+
+fn scan_any_host() -> crate::ScanConfig {
+    crate::ScanConfig { sweep_any_host: true, ..crate::ScanConfig::default() }
+}
+
+#[test]
+fn a_scanner_idle_longer_than_the_window_starts_over() {
+    let mut d = Detectors::new(&DetectConfig::default(), 1);
+    let mut out = Alerts::default();
+    for port in 1..=7 {
+        d.conn(&probe("10.1.0.66", "10.1.0.10", port, 0), &mut out);
+    }
+    for port in 8..=14 {
+        d.conn(&probe("10.1.0.66", "10.1.0.10", port, 31 * 60), &mut out);
+    }
+    assert!(out.0.is_empty(), "{:?}", out.0);
 }

@@ -3,8 +3,8 @@
 //!
 //! The office network 10.1.0.0/24: a workstation resolves names through the corporate resolver,
 //! browses a web site, opens an SMB session to the file server, then (malware-like) looks up a
-//! burst of random-looking names that do not exist; meanwhile another host sweeps the file
-//! server's ports. Frames are built with `smoltcp::wire`; timestamps are fixed, so the capture is
+//! burst of random-looking names that do not exist and tunnels data out through TXT queries
+//! under one domain; meanwhile another host sweeps the file server's ports. Frames are built with `smoltcp::wire`; timestamps are fixed, so the capture is
 //! the same bytes every time.
 
 use pcap_parser::{LegacyPcapBlock, Linktype, PcapHeader, ToVec};
@@ -31,6 +31,17 @@ const OPEN_PORTS: [u16; 2] = [80, 445];
 
 /// Names the workstation fails to resolve in a burst (shaped like generated domains).
 const NXDOMAIN_BURST: usize = 25;
+
+/// Queries of the DNS tunnel, and the domain it runs under (reserved for documentation).
+const TUNNEL_QUERIES: usize = 40;
+const TUNNEL_DOMAIN: &str = "sync.example.org";
+/// Characters of each query's encoded label, and of each answer's text.
+const TUNNEL_LABEL: usize = 60;
+const TUNNEL_ANSWER: usize = 120;
+/// DNS record types used.
+const TYPE_A: u16 = 1;
+const TYPE_TXT: u16 = 16;
+const TYPE_AAAA: u16 = 28;
 
 /// A capture being built.
 struct Scenario {
@@ -134,8 +145,8 @@ impl Scenario {
         });
     }
 
-    /// A DNS exchange through the resolver; `answer` None means NXDOMAIN.
-    fn lookup(&mut self, client_port: u16, id: u16, name: &str, qtype: u16, answer: Option<&[[u8; 4]]>) {
+    /// A DNS exchange through the resolver.
+    fn lookup(&mut self, client_port: u16, id: u16, name: &str, qtype: u16, answer: Answer<'_>) {
         let client = (WORKSTATION, client_port);
         let server = (RESOLVER, 53);
         self.udp(client, server, &dns_message(id, name, qtype, None));
@@ -165,6 +176,12 @@ impl Scenario {
         self.tcp(client, server, TcpControl::None, c + 2 + req, Some(s + 2 + resp), &[]);
     }
 
+    /// `len` characters of base32 (what tunnels encode their data in).
+    fn encoded(&mut self, len: usize) -> String {
+        const BASE32: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
+        (0..len).map(|_| char::from(BASE32[(self.random() % 32) as usize])).collect()
+    }
+
     fn generated_name(&mut self) -> String {
         const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
         let len = 10 + (self.random() % 8) as usize;
@@ -174,15 +191,26 @@ impl Scenario {
     }
 }
 
-/// Encodes a DNS query (`answer` None) or response (`Some(None)` NXDOMAIN, `Some(Some(addrs))`
-/// A records with a 300 s TTL).
-fn dns_message(id: u16, name: &str, qtype: u16, answer: Option<Option<&[[u8; 4]]>>) -> Vec<u8> {
+/// What a DNS response answers.
+#[derive(Clone, Copy)]
+enum Answer<'a> {
+    /// NXDOMAIN.
+    NoSuchName,
+    /// A records (300 s TTL); none: NOERROR without data.
+    Addresses(&'a [[u8; 4]]),
+    /// One TXT record (TTL 0, as tunnels answer).
+    Text(&'a str),
+}
+
+/// Encodes a DNS query (`answer` None) or its response.
+fn dns_message(id: u16, name: &str, qtype: u16, answer: Option<Answer<'_>>) -> Vec<u8> {
     let mut m = Vec::with_capacity(64);
     m.extend_from_slice(&id.to_be_bytes());
     let (flags, ancount): (u16, u16) = match answer {
-        None => (0x0100, 0),                               // RD
-        Some(None) => (0x8183, 0),                         // QR RD RA, NXDOMAIN
-        Some(Some(addrs)) => (0x8180, addrs.len() as u16), // QR RD RA, NOERROR
+        None => (0x0100, 0),                                   // RD
+        Some(Answer::NoSuchName) => (0x8183, 0),               // QR RD RA, NXDOMAIN
+        Some(Answer::Addresses(a)) => (0x8180, a.len() as u16), // QR RD RA, NOERROR
+        Some(Answer::Text(_)) => (0x8180, 1),
     };
     m.extend_from_slice(&flags.to_be_bytes());
     for count in [1, ancount, 0, 0] {
@@ -195,15 +223,19 @@ fn dns_message(id: u16, name: &str, qtype: u16, answer: Option<Option<&[[u8; 4]]
     m.push(0);
     m.extend_from_slice(&qtype.to_be_bytes());
     m.extend_from_slice(&1u16.to_be_bytes());
-    if let Some(Some(addrs)) = answer {
-        for addr in addrs {
-            m.extend_from_slice(&[0xc0, 0x0c]); // pointer to the question name
-            m.extend_from_slice(&1u16.to_be_bytes());
-            m.extend_from_slice(&1u16.to_be_bytes());
-            m.extend_from_slice(&300u32.to_be_bytes());
-            m.extend_from_slice(&4u16.to_be_bytes());
-            m.extend_from_slice(addr);
-        }
+    // Each answer: a pointer to the question name, its type, class IN, TTL, data.
+    let mut record = |rtype: u16, ttl: u32, data: &[u8]| {
+        m.extend_from_slice(&[0xc0, 0x0c]);
+        m.extend_from_slice(&rtype.to_be_bytes());
+        m.extend_from_slice(&1u16.to_be_bytes());
+        m.extend_from_slice(&ttl.to_be_bytes());
+        m.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        m.extend_from_slice(data);
+    };
+    match answer {
+        Some(Answer::Addresses(addrs)) => addrs.iter().for_each(|a| record(TYPE_A, 300, a)),
+        Some(Answer::Text(text)) => record(TYPE_TXT, 0, &[&[text.len() as u8][..], text.as_bytes()].concat()),
+        _ => {}
     }
     m
 }
@@ -212,8 +244,8 @@ fn dns_message(id: u16, name: &str, qtype: u16, answer: Option<Option<&[[u8; 4]]
 fn build() -> Vec<(u64, Vec<u8>)> {
     let mut s = Scenario::new();
     // Morning lookups and a web page.
-    s.lookup(51000, 0x1a2b, "www.example.com", 1, Some(&[[93, 184, 216, 34]]));
-    s.lookup(51001, 0x1a2c, "www.example.com", 28, Some(&[]));
+    s.lookup(51000, 0x1a2b, "www.example.com", TYPE_A, Answer::Addresses(&[[93, 184, 216, 34]]));
+    s.lookup(51001, 0x1a2c, "www.example.com", TYPE_AAAA, Answer::Addresses(&[]));
     s.session(
         (WORKSTATION, 49812),
         (WEB_SERVER, 80),
@@ -223,7 +255,7 @@ fn build() -> Vec<(u64, Vec<u8>)> {
     );
     s.wait_ms(500);
     // The file server.
-    s.lookup(51002, 0x1a2d, "files.corp.example", 1, Some(&[[10, 1, 0, 10]]));
+    s.lookup(51002, 0x1a2d, "files.corp.example", TYPE_A, Answer::Addresses(&[[10, 1, 0, 10]]));
     let negotiate = [&[0u8, 0, 0, 0x6c][..], b"\xfeSMB", &[0u8; 100]].concat();
     let negotiated = [&[0u8, 0, 0, 0xc4][..], b"\xfeSMB", &[0u8; 192]].concat();
     s.session((WORKSTATION, 49813), (FILE_SERVER, 445), &negotiate, &negotiated);
@@ -231,7 +263,15 @@ fn build() -> Vec<(u64, Vec<u8>)> {
     // A burst of lookups for names that do not exist.
     for i in 0..NXDOMAIN_BURST {
         let name = s.generated_name();
-        s.lookup(52000 + i as u16, 0x4000 + i as u16, &name, 1, None);
+        s.lookup(52000 + i as u16, 0x4000 + i as u16, &name, TYPE_A, Answer::NoSuchName);
+    }
+    s.wait_ms(1000);
+    // A DNS tunnel: data out in base32 labels of TXT queries, commands back in the answers.
+    for i in 0..TUNNEL_QUERIES {
+        let name = format!("{}.{TUNNEL_DOMAIN}", s.encoded(TUNNEL_LABEL));
+        let text = s.encoded(TUNNEL_ANSWER);
+        s.lookup(53000 + i as u16, 0x6000 + i as u16, &name, TYPE_TXT, Answer::Text(&text));
+        s.wait_ms(200);
     }
     s.wait_ms(1000);
     // A port sweep of the file server.
@@ -280,19 +320,22 @@ mod tests {
     fn scenario_is_deterministic_and_complete() {
         let a = build();
         assert_eq!(a, build(), "same bytes every run");
-        // 2 lookups + 13-packet web session, 1 lookup + 13-packet SMB session, 25 lookups, sweep.
-        let expected = 2 * 2 + 8 + 2 + 8 + NXDOMAIN_BURST * 2 + SWEEP_PORTS.len() * 2 + OPEN_PORTS.len();
+        // 2 lookups + web session, 1 lookup + SMB session, 25 lookups, the tunnel, the sweep.
+        let expected =
+            2 * 2 + 8 + 2 + 8 + NXDOMAIN_BURST * 2 + TUNNEL_QUERIES * 2 + SWEEP_PORTS.len() * 2 + OPEN_PORTS.len();
         assert_eq!(a.len(), expected);
         assert!(a.windows(2).all(|w| w[0].0 <= w[1].0), "timestamps never go backwards");
     }
 
     #[test]
     fn dns_messages_are_well_formed() {
-        let q = dns_message(7, "a.example", 1, None);
+        let q = dns_message(7, "a.example", TYPE_A, None);
         assert_eq!(&q[..4], &[0, 7, 0x01, 0x00]);
         assert_eq!(q.len(), 12 + 11 + 4);
-        let r = dns_message(7, "a.example", 1, Some(Some(&[[1, 2, 3, 4]])));
+        let r = dns_message(7, "a.example", TYPE_A, Some(Answer::Addresses(&[[1, 2, 3, 4]])));
         assert_eq!(r.len(), q.len() + 16);
         assert_eq!(&r[r.len() - 4..], &[1, 2, 3, 4]);
+        let t = dns_message(7, "a.example", TYPE_TXT, Some(Answer::Text("hi")));
+        assert_eq!(&t[t.len() - 5..], &[0, 3, 2, b'h', b'i']);
     }
 }

@@ -80,12 +80,16 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Synthesise a short office scenario (DNS, web, SMB, an NXDOMAIN burst, a port sweep),
-    /// write it as a pcap and replay it into a store and JSON lines.
+    /// Synthesise a short office scenario (DNS, web, SMB, an NXDOMAIN burst, a DNS tunnel, a
+    /// port sweep), write it as a pcap and replay it into a store and JSON lines.
     Demo {
         /// Directory for demo.pcap, the store and the records.
         #[arg(long, default_value = "sensor-demo")]
         out: PathBuf,
+        /// Data directory enrolled with a SOC hub (`sensor enroll`): the alerts also go to the
+        /// hub, and the demo ends once it acknowledged them.
+        #[arg(long)]
+        data: Option<PathBuf>,
     },
 }
 
@@ -187,7 +191,7 @@ fn main() -> ExitCode {
         Command::Enroll { hub, token, hub_ca_sha256, data } => sensor_sync::enroll(&data, &hub, &token, &hub_ca_sha256)
             .map(|id| eprintln!("sensor: enrolled with {hub} as {id}; identity in {}", data.display()))
             .map_err(Into::into),
-        Command::Demo { out } => demo(&out),
+        Command::Demo { out, data } => demo(&out, data),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -293,7 +297,10 @@ fn query(args: QueryArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn demo(out: &Path) -> anyhow::Result<()> {
+/// How long the demo waits for the hub to acknowledge its alerts.
+const DEMO_SYNC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn demo(out: &Path, data: Option<PathBuf>) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let pcap = out.join("demo.pcap");
     let frames = sensor::demo::write_pcap(&pcap)?;
@@ -303,7 +310,13 @@ fn demo(out: &Path) -> anyhow::Result<()> {
     if store.join("FORMAT").exists() {
         std::fs::remove_dir_all(&store).with_context(|| format!("cannot remove the old {}", store.display()))?;
     }
-    let outputs = Outputs { store: Some(store.clone()), jsonl: Some(out.to_owned()), ..Outputs::default() };
+    let synced = data.is_some();
+    let outputs = Outputs {
+        store: Some(store.clone()),
+        jsonl: Some(out.to_owned()),
+        data,
+        sync_timeout: DEMO_SYNC_TIMEOUT,
+    };
     let summary = sensor::replay::replay(&[pcap], &Config::default(), &outputs, 1)?;
     for log in ["conn", "dns", "weird", "alerts"] {
         let path = out.join(format!("{log}.jsonl"));
@@ -324,5 +337,8 @@ fn demo(out: &Path) -> anyhow::Result<()> {
     let q = Query { kinds: vec![Kind::Alert], ..Query::default() };
     println!("\n== the alerts: sensor query --store {}/store --type alert --format table", out.display());
     sensor::query::print(store.query(&q)?, Format::Table, &mut std::io::stdout().lock())?;
+    if synced {
+        println!("\nEvery alert is acknowledged by the SOC hub (written durably there).");
+    }
     Ok(())
 }

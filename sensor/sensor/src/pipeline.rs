@@ -341,7 +341,9 @@ impl<O: RecordSink> FlowSink<AppState> for Context<O> {
             resp_h: key.resp_h,
             resp_p: key.resp_p,
             ip_proto: key.proto,
+            orig_bytes: flow.orig_bytes(),
             resp_bytes: flow.resp_bytes(),
+            orig_syn: rec.history.starts_with('S'),
         };
         let Context { out, error, evidence, detect, .. } = self;
         detect.with(|d| d.conn(&seen, &mut AlertOut { out, error, evidence, flow: None }));

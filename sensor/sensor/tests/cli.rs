@@ -128,6 +128,9 @@ fn demo_produces_records_of_every_kind_of_traffic() {
         .map(|a| a["severity"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(severities, ["medium", "high"], "{alerts}");
+    // The DNS tunnel and the sweep are alerted too.
+    assert!(alerts.contains("\"detector\":\"dns.tunnel\"") && alerts.contains("sync.example.org"), "{alerts}");
+    assert!(alerts.contains("\"title\":\"Port scan of 10.1.0.10 by 10.1.0.66\""), "{alerts}");
     let shown = String::from_utf8(o.stdout).unwrap();
     assert!(shown.contains("== the alerts") && shown.contains(" alert "), "{shown}");
 }

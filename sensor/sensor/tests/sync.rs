@@ -1,7 +1,8 @@
 //! `sensor enroll` and `sensor replay --data` against a real `soc-hub` on loopback: the alerts
 //! of a replay reach the hub, each once, with the sensor's alert ids, and the replay returns
 //! only once the hub acknowledged them; a sensor killed with SIGKILL while draining a backlog
-//! loses nothing and duplicates nothing once restarted.
+//! loses nothing and duplicates nothing once restarted; the one-command demo (`make run`) shows
+//! the scenario's alerts at a local hub.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
 
@@ -159,4 +160,29 @@ fn a_sensor_killed_with_sigkill_mid_send_delivers_everything_once_after_restart(
     assert_eq!(ids.len(), held.len(), "no alert twice");
     assert!((0..BACKLOG).all(|n| ids.contains(format!("backlog-{n}").as_str())), "none lost");
     assert!(at_kill < held.len());
+}
+
+#[test]
+fn the_one_command_demo_enrolls_a_sensor_and_shows_its_alerts_at_the_hub() {
+    let Some(hub_bin) = binary("soc-hub") else {
+        eprintln!("SKIPPED: soc-hub is not built beside the tests (run cargo test --workspace)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../provisioning/demo.sh");
+    let o = Command::new("bash")
+        .arg(script)
+        .arg(dir.path().join("demo"))
+        .env("BIN", hub_bin.parent().unwrap())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{shown}\n{}", String::from_utf8_lossy(&o.stderr));
+    // The hub's table: every alert of the scenario, under the demo tenant.
+    let at_hub = shown.split("== the alerts at the hub").nth(1).unwrap_or_default();
+    for detector in ["dns.dga", "dns.tunnel", "net.scan"] {
+        assert!(at_hub.lines().any(|l| l.contains(detector) && l.contains(" demo ")), "{detector}: {at_hub}");
+    }
+    let local = std::fs::read_to_string(dir.path().join("demo/alerts.jsonl")).unwrap();
+    assert_eq!(at_hub.lines().filter(|l| l.starts_with("sensor-")).count(), local.lines().count(), "{at_hub}");
 }

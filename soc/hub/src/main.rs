@@ -59,7 +59,7 @@ enum Command {
         /// Only this tenant's.
         #[arg(long)]
         tenant: Option<String>,
-        /// Output format (JSON lines).
+        /// Output format: `json` (one object per line) or `table` (one line per alert).
         #[arg(long, default_value = "json")]
         format: String,
     },
@@ -162,8 +162,13 @@ fn main() -> ExitCode {
 }
 
 fn alerts(data: &Path, tenant: Option<&str>, format: &str) -> anyhow::Result<()> {
-    if format != "json" {
-        anyhow::bail!("--format {format}: only json is supported");
+    let table = match format {
+        "json" => false,
+        "table" => true,
+        _ => anyhow::bail!("--format {format}: json or table"),
+    };
+    if table {
+        println!("{:<28} {:<10} {:<10} {:<9} {:<18} title", "alert", "tenant", "site", "severity", "detector");
     }
     let mut after: Option<String> = None;
     loop {
@@ -171,7 +176,11 @@ fn alerts(data: &Path, tenant: Option<&str>, format: &str) -> anyhow::Result<()>
         query.extend(tenant.map(|t| format!("tenant={t}")));
         query.extend(after.as_ref().map(|a| format!("after={a}")));
         let page = call(data, "GET", &format!("/api/v1/alerts?{}", query.join("&")), None)?;
-        let reader_gone = !print_lines(page["alerts"].as_array().into_iter().flatten())?;
+        let alerts = page["alerts"].as_array().into_iter().flatten();
+        let reader_gone = !match table {
+            true => print_lines(alerts.map(|a| serde_json::Value::String(table_row(a))))?,
+            false => print_lines(alerts)?,
+        };
         match page["next"].as_str() {
             Some(next) if !reader_gone => after = Some(next.to_owned()),
             _ => return Ok(()),
@@ -179,12 +188,31 @@ fn alerts(data: &Path, tenant: Option<&str>, format: &str) -> anyhow::Result<()>
     }
 }
 
-/// One JSON value per line on standard output; false when the reader went away (`| head`).
-fn print_lines<'a>(values: impl Iterator<Item = &'a serde_json::Value>) -> anyhow::Result<bool> {
+/// A stored alert as a line of `--format table`.
+fn table_row(a: &serde_json::Value) -> String {
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_owned();
+    format!(
+        "{:<28} {:<10} {:<10} {:<9} {:<18} {}",
+        format!("{}:{}", s(&a["sensor_id"]), a["seq"]),
+        s(&a["tenant"]),
+        s(&a["site"]),
+        s(&a["alert"]["severity"]),
+        s(&a["alert"]["detector"]),
+        s(&a["alert"]["title"])
+    )
+}
+
+/// One value per line on standard output (strings as they are, other values as JSON); false
+/// when the reader went away (`| head`).
+fn print_lines<T: std::borrow::Borrow<serde_json::Value>>(values: impl Iterator<Item = T>) -> anyhow::Result<bool> {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     for v in values {
-        match writeln!(out, "{v}") {
+        let written = match v.borrow() {
+            serde_json::Value::String(line) => writeln!(out, "{line}"),
+            other => writeln!(out, "{other}"),
+        };
+        match written {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(false),
             Err(e) => return Err(e.into()),
