@@ -108,7 +108,13 @@ impl Scans {
     }
 }
 
-fn alert(seen: &ConnSeen<'_>, dst: Option<IpAddr>, title: String, explanation: String, evidence: AlertEvidence) -> Alert {
+fn alert(
+    seen: &ConnSeen<'_>,
+    dst: Option<IpAddr>,
+    title: String,
+    explanation: String,
+    evidence: AlertEvidence,
+) -> Alert {
     Alert {
         ts: seen.ts,
         id: String::new(),

@@ -313,7 +313,10 @@ fn failed_attempts_on_many_ports_of_one_host_are_a_port_scan_alerted_once() {
     }
     assert_eq!(out.0.len(), 1, "{:?}", out.0);
     let a = &out.0[0];
-    assert_eq!((a.detector.as_str(), a.src.ip, a.dst.as_ref().map(|e| e.ip)), ("net.scan", ip("10.1.0.66"), Some(ip("10.1.0.10"))));
+    assert_eq!(
+        (a.detector.as_str(), a.src.ip, a.dst.as_ref().map(|e| e.ip)),
+        ("net.scan", ip("10.1.0.66"), Some(ip("10.1.0.10")))
+    );
     assert_eq!(a.techniques, [Technique::NetworkServiceDiscovery]);
     assert_eq!(a.evidence.count("ports"), Some(8.0));
 }

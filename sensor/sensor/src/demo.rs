@@ -207,8 +207,8 @@ fn dns_message(id: u16, name: &str, qtype: u16, answer: Option<Answer<'_>>) -> V
     let mut m = Vec::with_capacity(64);
     m.extend_from_slice(&id.to_be_bytes());
     let (flags, ancount): (u16, u16) = match answer {
-        None => (0x0100, 0),                                   // RD
-        Some(Answer::NoSuchName) => (0x8183, 0),               // QR RD RA, NXDOMAIN
+        None => (0x0100, 0),                                    // RD
+        Some(Answer::NoSuchName) => (0x8183, 0),                // QR RD RA, NXDOMAIN
         Some(Answer::Addresses(a)) => (0x8180, a.len() as u16), // QR RD RA, NOERROR
         Some(Answer::Text(_)) => (0x8180, 1),
     };

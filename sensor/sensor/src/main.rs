@@ -311,12 +311,8 @@ fn demo(out: &Path, data: Option<PathBuf>) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&store).with_context(|| format!("cannot remove the old {}", store.display()))?;
     }
     let synced = data.is_some();
-    let outputs = Outputs {
-        store: Some(store.clone()),
-        jsonl: Some(out.to_owned()),
-        data,
-        sync_timeout: DEMO_SYNC_TIMEOUT,
-    };
+    let outputs =
+        Outputs { store: Some(store.clone()), jsonl: Some(out.to_owned()), data, sync_timeout: DEMO_SYNC_TIMEOUT };
     let summary = sensor::replay::replay(&[pcap], &Config::default(), &outputs, 1)?;
     for log in ["conn", "dns", "weird", "alerts"] {
         let path = out.join(format!("{log}.jsonl"));

@@ -6,7 +6,9 @@
 //! once, read from the outbox in its order (critical first); each `Acks` deletes what the hub
 //! has written durably. A heartbeat carries the backlog every [`HEARTBEAT`]. Commands that
 //! come down pass the [`Gate`] and run on the blocking pool through the sensor's [`Executor`];
-//! their results go up as they finish, between alert batches. When the session
+//! their results go up as they finish, between alert batches. When the certificate is due for
+//! renewal (checked as a session starts and at each heartbeat), a request goes up and the
+//! renewed certificate is installed for the next session. When the session
 //! ends for any reason, the next one starts after a backoff (doubling from [`BACKOFF_MIN`] to
 //! [`BACKOFF_MAX`], each wait drawn between half and all of it, so a fleet that lost its hub
 //! does not come back in step) and resends whatever was not acknowledged. Memory stays bounded
@@ -75,7 +77,8 @@ impl SyncHandle {
         let identity = Identity::new(dir);
         let info = identity.hub()?;
         let gate = Arc::new(Gate::new(info.command_key()?, &info.sensor_id, &outbox)?);
-        let config = Arc::new(identity.client_config()?);
+        // Checked now, so that a broken identity is an error here rather than a retry loop.
+        identity.client_config()?;
         let name = server_name(&info.hub)?;
         let stop = Arc::new(AtomicBool::new(false));
         let notify = Arc::new(Notify::new());
@@ -84,7 +87,7 @@ impl SyncHandle {
         let task = Task {
             hub: info.hub,
             name,
-            config,
+            identity,
             outbox: outbox.clone(),
             stop: stop.clone(),
             notify: notify.clone(),
@@ -135,13 +138,32 @@ impl Drop for SyncHandle {
 struct Task {
     hub: String,
     name: rustls::pki_types::ServerName<'static>,
-    config: Arc<rustls::ClientConfig>,
+    identity: Identity,
     outbox: Outbox,
     stop: Arc<AtomicBool>,
     notify: Arc<Notify>,
     stats: Arc<SyncStats>,
     gate: Arc<Gate>,
     executor: Option<Arc<dyn Executor>>,
+}
+
+impl Task {
+    /// Whether the certificate should be renewed now (an unreadable one is left to the next
+    /// handshake to report).
+    fn renewal_due(&self) -> bool {
+        match self.identity.renewal_due(unix_now() as i64) {
+            Ok((due, until)) => {
+                if due {
+                    eprintln!("sensor: sync: certificate expires at {until} (Unix time): asking the hub for a new one");
+                }
+                due
+            }
+            Err(e) => {
+                eprintln!("sensor: sync: cannot read the certificate: {e}");
+                false
+            }
+        }
+    }
 }
 
 /// Writes one frame, or fails as stalled after [`STALL`].
@@ -220,7 +242,8 @@ impl Task {
             .await
             .map_err(|_| SyncError::Timeout)??;
         tcp.set_nodelay(true)?;
-        let connector = tokio_rustls::TlsConnector::from(self.config.clone());
+        // Read at each session: a renewed certificate is used from the next one on.
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(self.identity.client_config()?));
         let mut tls = tokio::time::timeout(STEP, connector.connect(self.name.clone(), tcp))
             .await
             .map_err(|_| SyncError::Timeout)??;
@@ -262,6 +285,8 @@ impl Task {
         let mut cursor = None;
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         let (results_tx, mut results) = mpsc::channel::<Up>(RESULTS);
+        // A renewal request is out (one per session).
+        let mut renewing = false;
         let result = loop {
             if self.stop.load(Ordering::Relaxed) {
                 break Ok(());
@@ -289,6 +314,10 @@ impl Task {
                         self.stats.acked.fetch_add(seqs.len() as u64, Ordering::Relaxed);
                     }
                     Some(Ok(Down::Command(signed))) => self.command(&signed, &results_tx),
+                    Some(Ok(Down::Renewed { cert_der })) => match self.identity.install_certificate(&cert_der) {
+                        Ok(()) => eprintln!("sensor: sync: certificate renewed; used from the next session"),
+                        Err(e) => eprintln!("sensor: sync: renewed certificate not installed: {e}"),
+                    },
                     Some(Ok(Down::Error { code, message })) => break Err(SyncError::Refused(format!("{code:?}: {message}"))),
                     Some(Ok(other)) => break Err(SyncError::Refused(format!("unexpected {other:?}"))),
                     Some(Err(e)) => break Err(e),
@@ -297,6 +326,10 @@ impl Task {
                 Some(up) = results.recv() => send(&mut wr, &up).await?,
                 _ = self.notify.notified() => {}
                 _ = heartbeat.tick() => {
+                    if !renewing && self.renewal_due() {
+                        send(&mut wr, &Up::Renew { csr_der: self.identity.renewal_request()? }).await?;
+                        renewing = true;
+                    }
                     let health = Health {
                         backlog: self.outbox.len() as u64,
                         backlog_age_secs: self.outbox.oldest_age_secs(),

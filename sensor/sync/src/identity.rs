@@ -9,6 +9,12 @@
 //!
 //! [`enroll`] makes them: a key pair, a certificate request sent with a one-time token over TLS
 //! to a hub whose CA must have the fingerprint given, and the certificate it answers with.
+//!
+//! **Renewal.** When the certificate has less than a third of its validity left
+//! ([`Identity::renewal_due`]), the tunnel sends a request for the same key and installs the
+//! certificate the hub answers with ([`Identity::install_certificate`]): `cert.pem` is replaced
+//! atomically (written beside, synced, renamed), so a crash leaves the old certificate or the
+//! new one, both valid for the key. The key itself stays: rotating it is a new enrollment.
 
 use crate::SyncError;
 use rcgen::{CertificateParams, KeyPair};
@@ -75,16 +81,66 @@ impl Identity {
         serde_json::from_str(&text).map_err(|e| SyncError::Identity(format!("hub.json: {e}")))
     }
 
+    fn read(&self, name: &str) -> Result<Vec<u8>, SyncError> {
+        std::fs::read(self.dir.join(name)).map_err(|e| SyncError::NotEnrolled(format!("{name}: {e}")))
+    }
+
+    fn certificate(&self) -> Result<CertificateDer<'static>, SyncError> {
+        CertificateDer::from_pem_slice(&self.read("cert.pem")?)
+            .map_err(|e| SyncError::Identity(format!("cert.pem: {e}")))
+    }
+
+    fn key(&self) -> Result<KeyPair, SyncError> {
+        let pem = String::from_utf8(self.read("key.pem")?).map_err(|e| SyncError::Identity(format!("key.pem: {e}")))?;
+        KeyPair::from_pem(&pem).map_err(|e| SyncError::Identity(format!("key.pem: {e}")))
+    }
+
+    /// Whether the certificate has less than a third of its validity left at `now` (Unix
+    /// seconds), and when it expires.
+    pub fn renewal_due(&self, now: i64) -> Result<(bool, i64), SyncError> {
+        let der = self.certificate()?;
+        let (_, cert) =
+            x509_parser::parse_x509_certificate(&der).map_err(|e| SyncError::Identity(format!("cert.pem: {e}")))?;
+        let (from, until) = (cert.validity().not_before.timestamp(), cert.validity().not_after.timestamp());
+        Ok(((until - now) * 3 < until - from, until))
+    }
+
+    /// A certificate request for the sensor's key (DER).
+    pub fn renewal_request(&self) -> Result<Vec<u8>, SyncError> {
+        let key = self.key()?;
+        let csr = CertificateParams::new(Vec::<String>::new())
+            .and_then(|p| p.serialize_request(&key))
+            .map_err(|e| SyncError::Identity(e.to_string()))?;
+        Ok(csr.der().to_vec())
+    }
+
+    /// Installs a renewed certificate (DER) after checking it is for the sensor's key.
+    pub fn install_certificate(&self, der: &[u8]) -> Result<(), SyncError> {
+        let (_, cert) =
+            x509_parser::parse_x509_certificate(der).map_err(|e| SyncError::Identity(format!("renewed: {e}")))?;
+        if cert.public_key().subject_public_key.data.as_ref() != self.key()?.public_key_raw() {
+            return Err(SyncError::Identity("the renewed certificate is not for this sensor's key".into()));
+        }
+        let (path, tmp) = (self.dir.join("cert.pem"), self.dir.join("cert.pem.new"));
+        let write = || -> std::io::Result<()> {
+            use std::io::Write as _;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(pem("CERTIFICATE", der).as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            std::fs::File::open(&self.dir)?.sync_all()
+        };
+        write().map_err(SyncError::Io)
+    }
+
     /// A TLS client configuration that presents the sensor's certificate and trusts only the
     /// pinned hub CA, TLS 1.3 only.
     pub fn client_config(&self) -> Result<rustls::ClientConfig, SyncError> {
-        let read =
-            |name: &str| std::fs::read(self.dir.join(name)).map_err(|e| SyncError::NotEnrolled(format!("{name}: {e}")));
-        let ca =
-            CertificateDer::from_pem_slice(&read("hub-ca.pem")?).map_err(|e| SyncError::Identity(e.to_string()))?;
-        let cert =
-            CertificateDer::from_pem_slice(&read("cert.pem")?).map_err(|e| SyncError::Identity(e.to_string()))?;
-        let key = PrivateKeyDer::from_pem_slice(&read("key.pem")?).map_err(|e| SyncError::Identity(e.to_string()))?;
+        let ca = CertificateDer::from_pem_slice(&self.read("hub-ca.pem")?)
+            .map_err(|e| SyncError::Identity(e.to_string()))?;
+        let cert = self.certificate()?;
+        let key =
+            PrivateKeyDer::from_pem_slice(&self.read("key.pem")?).map_err(|e| SyncError::Identity(e.to_string()))?;
         let mut roots = rustls::RootCertStore::empty();
         roots.add(ca).map_err(|e| SyncError::Identity(e.to_string()))?;
         rustls::ClientConfig::builder_with_provider(provider())
@@ -94,6 +150,14 @@ impl Identity {
             .with_client_auth_cert(vec![cert], key)
             .map_err(|e| SyncError::Identity(e.to_string()))
     }
+}
+
+/// `der` as PEM with `label`.
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b64.as_bytes().chunks(64).filter_map(|c| std::str::from_utf8(c).ok()).collect();
+    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
 }
 
 pub(crate) fn provider() -> Arc<CryptoProvider> {
@@ -193,12 +257,6 @@ pub fn enroll(dir: &Path, hub: &str, token: &str, ca_sha256: &str) -> Result<Str
     if fingerprint(&ca_der) != ca_sha256.trim().to_ascii_lowercase() {
         return Err(SyncError::Refused("the hub sent a CA other than the pinned one".into()));
     }
-    let pem = |label: &str, der: &[u8]| {
-        use base64::Engine as _;
-        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-        let lines: Vec<&str> = b64.as_bytes().chunks(64).filter_map(|c| std::str::from_utf8(c).ok()).collect();
-        format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
-    };
     crate::write_private(&dir.join("key.pem"), key.serialize_pem().as_bytes())?;
     std::fs::write(dir.join("cert.pem"), pem("CERTIFICATE", &cert_der)).map_err(SyncError::Io)?;
     std::fs::write(dir.join("hub-ca.pem"), pem("CERTIFICATE", &ca_der)).map_err(SyncError::Io)?;

@@ -343,7 +343,7 @@ async fn revoke(State(api): State<Api>, Extension(who): Extension<Who>, Path(id)
     if let Err(e) = api.hub.db.update_sensor(&id, |s| s.revoked = true).and_then(|()| api.hub.db.flush()) {
         return internal(e);
     }
-    api.hub.revoked.write().unwrap_or_else(|e| e.into_inner()).insert(sensor.cert_sha256);
+    api.hub.revoked.write().unwrap_or_else(|e| e.into_inner()).extend(sensor.certificates());
     let _ = api.hub.db.audit(who.name(), "revoke", &id, "");
     eprintln!("soc-hub: revoked {id}");
     Json(serde_json::json!({"revoked": id})).into_response()

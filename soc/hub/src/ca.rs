@@ -12,8 +12,8 @@ use rustls::pki_types::{CertificateDer, CertificateSigningRequestDer, PrivateKey
 use std::path::Path;
 use std::time::Duration;
 
-/// How long a sensor certificate is valid. Rotation over the tunnel (before expiry) is the
-/// next step; until then a sensor re-enrolls.
+/// How long a sensor certificate is valid unless `soc-hub serve --sensor-cert-validity` says
+/// otherwise; sensors renew theirs over the tunnel when a third of it is left.
 pub const SENSOR_CERT_VALIDITY: Duration = Duration::from_secs(90 * 24 * 3600);
 /// How long the hub's server certificate is valid (it is made anew at every start).
 const SERVER_CERT_VALIDITY: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -24,6 +24,7 @@ const CA_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 pub struct Ca {
     issuer: Issuer<'static, KeyPair>,
     cert_der: CertificateDer<'static>,
+    sensor_validity: Duration,
 }
 
 pub use soc_protocol::fingerprint;
@@ -38,7 +39,7 @@ impl Ca {
             let cert_der = rustls::pki_types::pem::PemObject::from_pem_slice(pem.as_bytes())
                 .map_err(|e| anyhow::anyhow!("ca.pem: {e}"))?;
             let issuer = Issuer::from_ca_cert_pem(&pem, key).context("ca.pem")?;
-            return Ok(Ca { issuer, cert_der });
+            return Ok(Ca { issuer, cert_der, sensor_validity: SENSOR_CERT_VALIDITY });
         }
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
@@ -49,7 +50,12 @@ impl Ca {
         let cert = params.self_signed(&key)?;
         write_private(&key_path, key.serialize_pem().as_bytes())?;
         std::fs::write(&cert_path, cert.pem())?;
-        Ok(Ca { issuer: Issuer::new(params, key), cert_der: cert.der().clone() })
+        Ok(Ca { issuer: Issuer::new(params, key), cert_der: cert.der().clone(), sensor_validity: SENSOR_CERT_VALIDITY })
+    }
+
+    /// Issues sensor certificates valid for `validity` from now on.
+    pub fn with_sensor_validity(self, validity: Duration) -> Ca {
+        Ca { sensor_validity: validity, ..self }
     }
 
     /// The CA certificate, DER.
@@ -80,7 +86,7 @@ impl Ca {
         params.distinguished_name = name(sensor_id);
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        validity(&mut params, SENSOR_CERT_VALIDITY);
+        validity(&mut params, self.sensor_validity);
         Ok(params.signed_by(&csr.public_key, &self.issuer)?.der().clone())
     }
 }

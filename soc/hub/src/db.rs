@@ -46,6 +46,9 @@ pub struct SensorRecord {
     pub site: String,
     /// SHA-256 of its certificate, hex.
     pub cert_sha256: String,
+    /// SHA-256 of a renewed certificate it has not connected with yet: both are valid until it
+    /// does, then only the new one.
+    pub renewed_sha256: Option<String>,
     /// Unix seconds of enrollment.
     pub enrolled: u64,
     /// Revoked: its handshakes fail.
@@ -56,6 +59,14 @@ pub struct SensorRecord {
     pub last_seen: u64,
     /// Its last heartbeat.
     pub health: Health,
+}
+
+impl SensorRecord {
+    /// The fingerprints of its valid certificates (the current one, and a renewed one not yet
+    /// used).
+    pub fn certificates(self) -> impl Iterator<Item = String> {
+        std::iter::once(self.cert_sha256).chain(self.renewed_sha256)
+    }
 }
 
 /// Why a token was refused.
@@ -204,6 +215,29 @@ impl Db {
             postcard::to_stdvec(&rec).ok()
         })?;
         Ok(())
+    }
+
+    /// Records a renewed certificate of `sensor` (valid beside the current one until used).
+    pub fn certificate_renewed(&self, sensor: &str, cert_sha256: &str) -> anyhow::Result<()> {
+        self.certs.insert(cert_sha256.as_bytes(), sensor.as_bytes())?;
+        self.update_sensor(sensor, |s| s.renewed_sha256 = Some(cert_sha256.to_owned()))?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Notes that `sensor` connected with the certificate `cert_sha256`: if it is its renewed
+    /// one, the old one stops being valid. Whether it was.
+    pub fn certificate_used(&self, sensor: &SensorRecord, cert_sha256: &str) -> anyhow::Result<bool> {
+        if sensor.renewed_sha256.as_deref() != Some(cert_sha256) {
+            return Ok(false);
+        }
+        self.certs.remove(sensor.cert_sha256.as_bytes())?;
+        self.update_sensor(&sensor.id, |s| {
+            s.cert_sha256 = cert_sha256.to_owned();
+            s.renewed_sha256 = None;
+        })?;
+        self.db.flush()?;
+        Ok(true)
     }
 
     /// Stores a sensor's alerts, each once (duplicates are stored already); they are durable
@@ -415,7 +449,7 @@ impl Db {
 
     /// Fingerprints of revoked certificates.
     pub fn revoked(&self) -> anyhow::Result<Vec<String>> {
-        Ok(self.sensors()?.into_iter().filter(|s| s.revoked).map(|s| s.cert_sha256).collect())
+        Ok(self.sensors()?.into_iter().filter(|s| s.revoked).flat_map(SensorRecord::certificates).collect())
     }
 
     /// The export queues and the alerts they refer to.

@@ -39,6 +39,10 @@ enum Command {
         /// Configuration file (TOML): the SIEM destinations (`[[export]]`, see soc/README.md).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// How long the sensor certificates issued are valid (sensors renew theirs over the
+        /// tunnel when a third is left).
+        #[arg(long, default_value = "90d", value_parser = humantime::parse_duration)]
+        sensor_cert_validity: std::time::Duration,
     },
     /// Enrollment tokens.
     Token {
@@ -128,9 +132,8 @@ enum SensorCommand {
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
-        Command::Serve { data, listen, api, names, config } => {
-            load_config(config.as_deref()).and_then(|cfg| run_server(&data, &listen, &api, &names, &cfg))
-        }
+        Command::Serve { data, listen, api, names, config, sensor_cert_validity } => load_config(config.as_deref())
+            .and_then(|cfg| run_server(&data, &listen, &api, &names, &cfg, sensor_cert_validity)),
         Command::Token { command: TokenCommand::Create { data, tenant, site, ttl } } => {
             let body = serde_json::json!({"tenant": tenant, "site": site, "ttl": ttl});
             call(&data, "POST", "/api/v1/tokens", Some(body)).map(|v| println!("{}", v["token"].as_str().unwrap_or("")))
@@ -269,9 +272,16 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<HubConfig> {
     Ok(cfg)
 }
 
-fn run_server(data: &Path, listen: &str, api_addr: &str, names: &[String], cfg: &HubConfig) -> anyhow::Result<()> {
+fn run_server(
+    data: &Path,
+    listen: &str,
+    api_addr: &str,
+    names: &[String],
+    cfg: &HubConfig,
+    sensor_cert_validity: std::time::Duration,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
-    let ca = Ca::load_or_create(data)?;
+    let ca = Ca::load_or_create(data)?.with_sensor_validity(sensor_cert_validity);
     let exports: Vec<String> = cfg.export.iter().map(|e| e.name.clone()).collect();
     let db = Db::open(&data.join("db"), &exports).context("cannot open the hub's database")?;
     let hub = Arc::new(Hub::new(db, ca, Signer::load_or_create(data)?, &cfg.export)?);

@@ -165,6 +165,8 @@ async fn refuse<W: tokio::io::AsyncWrite + Unpin>(
     message: String,
 ) -> anyhow::Result<()> {
     let _ = write_frame(stream, &Down::Error { code, message: message.clone() }).await;
+    // A clean close, so that the peer reads the refusal rather than a reset.
+    let _ = tokio::io::AsyncWriteExt::shutdown(stream).await;
     anyhow::bail!("refused ({code:?}): {message}")
 }
 
@@ -187,6 +189,7 @@ async fn enroll_session(mut stream: Stream, hub: &Hub) -> anyhow::Result<()> {
         tenant: record.tenant.clone(),
         site: record.site.clone(),
         cert_sha256: fingerprint(&cert),
+        renewed_sha256: None,
         enrolled: now(),
         revoked: false,
         software: String::new(),
@@ -231,10 +234,13 @@ enum End {
 }
 
 async fn sensor_session(mut stream: Stream, hub: &Hub, cert_fp: &str) -> anyhow::Result<()> {
-    let Some(mut sensor) = hub.db.sensor_by_cert(cert_fp)? else {
-        return refuse(&mut stream, ErrorCode::Unauthorized, format!("no sensor holds certificate {cert_fp}")).await;
-    };
+    // The first message is read before any refusal, so that the sensor reads the refusal (a
+    // frame at most, within the first-message time).
     let first: Option<Up> = tokio::time::timeout(FIRST_MESSAGE, read_frame(&mut stream)).await??;
+    let Some(mut sensor) = hub.db.sensor_by_cert(cert_fp)? else {
+        let why = format!("no sensor holds certificate {cert_fp} (replaced by a renewed one, or never issued here)");
+        return refuse(&mut stream, ErrorCode::Unauthorized, why).await;
+    };
     let Some(Up::Hello { min_version, max_version, software }) = first else {
         return refuse(&mut stream, ErrorCode::UnexpectedMessage, format!("{}: Hello expected first", sensor.id)).await;
     };
@@ -251,6 +257,9 @@ async fn sensor_session(mut stream: Stream, hub: &Hub, cert_fp: &str) -> anyhow:
         s.last_seen = now();
     })?;
     sensor.software = software;
+    if hub.db.certificate_used(&sensor, cert_fp)? {
+        eprintln!("soc-hub: {} connected with its renewed certificate; the previous one is no longer valid", sensor.id);
+    }
     let welcome = Down::Welcome { version, sensor_id: sensor.id.clone(), tenant: sensor.tenant.clone() };
     write_frame(&mut stream, &welcome).await?;
     let mut issued = hub.commands_issued.subscribe();
@@ -306,6 +315,18 @@ async fn sensor_session(mut stream: Stream, hub: &Hub, cert_fp: &str) -> anyhow:
                         s.health = health.clone();
                         s.last_seen = now();
                     })?,
+                    Ok(Some(Up::Renew { csr_der })) => {
+                        let cert = match hub.ca.sign_sensor(&csr_der, &sensor.id) {
+                            Ok(c) => c,
+                            Err(e) => {
+                                return refuse(&mut wr, ErrorCode::BadRequest, format!("{}: renewal: {e:#}", sensor.id))
+                                    .await;
+                            }
+                        };
+                        hub.db.certificate_renewed(&sensor.id, &fingerprint(&cert))?;
+                        eprintln!("soc-hub: {}: certificate renewed ({})", sensor.id, fingerprint(&cert));
+                        write_frame(&mut wr, &Down::Renewed { cert_der: cert.to_vec() }).await?;
+                    }
                     Ok(Some(Up::CommandResult { id, status, detail, attachment })) => {
                         let known = hub.db.command_result(&sensor.id, id, status, &detail, &attachment)?;
                         match known {

@@ -1,6 +1,6 @@
 //! The hub and the sensor's sync library end to end, on loopback: enrollment, exactly-once
 //! delivery while the hub is killed (SIGKILL) and restarted mid-stream, a batch delivered twice,
-//! and every refusal the tunnel must make (no certificate, another CA, a revoked sensor, a used
+//! certificate renewal over the tunnel, and every refusal the tunnel must make (no certificate, another CA, a revoked sensor, a used
 //! or expired token, garbage and oversize frames), each leaving what is stored unchanged.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
@@ -159,6 +159,43 @@ fn bad_clients_are_refused_and_nothing_stored_changes() {
 
     // Nothing of all this was stored.
     assert!(hub.alerts().is_empty());
+}
+
+#[test]
+fn certificates_are_renewed_over_the_tunnel_and_the_old_one_refused_once_the_new_one_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    // Certificates of one minute: a third of their validity (with the five minutes of clock
+    // slack before it) is left at once, so the sensor renews as soon as it connects.
+    let hub = Hub::start_with(&dir.path().join("hub"), "127.0.0.1:0", &["--sensor-cert-validity", "1m"]);
+    let sensor = dir.path().join("sensor");
+    let id = enroll(&sensor, &hub.endpoint(), &hub.token("1h"), &hub.cli(&["ca-fingerprint"])).unwrap();
+    let old = dir.path().join("old-identity");
+    std::fs::create_dir(&old).unwrap();
+    for f in ["key.pem", "cert.pem", "hub-ca.pem", "hub.json"] {
+        std::fs::copy(sensor.join(f), old.join(f)).unwrap();
+    }
+    let first = std::fs::read(sensor.join("cert.pem")).unwrap();
+
+    let outbox = Outbox::open(&sensor).unwrap();
+    let tunnel = SyncHandle::start(&sensor, outbox.clone(), None).unwrap();
+    let started = Instant::now();
+    while std::fs::read(sensor.join("cert.pem")).unwrap() == first {
+        assert!(started.elapsed() < Duration::from_secs(30), "not renewed: {}", hub.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    hub.wait_log(&format!("{id}: certificate renewed"));
+    // Until the sensor uses the new certificate, the old one still works.
+    assert!(runtime().block_on(try_hello(&old, &hub.endpoint())).is_ok());
+
+    // The next session uses the new one; from then on the old one is refused.
+    drop(tunnel);
+    let tunnel = SyncHandle::start(&sensor, outbox.clone(), None).unwrap();
+    hub.wait_log("connected with its renewed certificate");
+    let refused = runtime().block_on(try_hello(&old, &hub.endpoint())).unwrap_err();
+    assert!(refused.contains("Unauthorized"), "{refused}");
+    outbox.push("{\"n\":1}", false).unwrap();
+    assert!(tunnel.wait_drained(Duration::from_secs(30)), "{}", hub.log());
+    assert_eq!(hub.alerts().len(), 1);
 }
 
 /// Hello with the sensor's identity; the error if the tunnel is refused.

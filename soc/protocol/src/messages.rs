@@ -33,6 +33,12 @@ pub enum Up {
         /// What the command asked for (evidence: the pcapng bytes); empty otherwise.
         attachment: Vec<u8>,
     },
+    /// A request for a new certificate for the sensor's key (PKCS#10, DER), sent when the
+    /// current one has less than a third of its validity left.
+    Renew {
+        /// PKCS#10 request, DER.
+        csr_der: Vec<u8>,
+    },
     /// First and only message of an enrollment connection (no client certificate): a one-time
     /// token and a certificate signing request (DER) for the sensor's own key.
     Enroll {
@@ -95,6 +101,12 @@ pub enum Down {
         /// The hub's command key (ed25519 public key), to pin: commands are acted on only if
         /// it signed them.
         command_key: [u8; 32],
+    },
+    /// Answer to [`Up::Renew`]: the sensor's new certificate (DER); the old one stays valid
+    /// until the sensor first connects with the new one.
+    Renewed {
+        /// The certificate.
+        cert_der: Vec<u8>,
     },
     /// A command, signed with the hub's command key ([`crate::command`]).
     Command(SignedCommand),
