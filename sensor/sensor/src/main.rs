@@ -62,6 +62,10 @@ enum Command {
         /// The sensor's data directory (identity and outbox).
         #[arg(long)]
         data: PathBuf,
+        /// Reach the hub through this HTTP proxy (`http://[user:password@]host:port`, with
+        /// CONNECT), now and for the tunnel.
+        #[arg(long)]
+        proxy: Option<String>,
     },
     /// Find records in the store.
     Query(QueryArgs),
@@ -188,9 +192,11 @@ fn main() -> ExitCode {
         Command::Run { common, interfaces, capture, xdp_mode } => run(common, interfaces, capture, xdp_mode),
         Command::Evidence { config, store, uid, out } => evidence(config.as_deref(), store, &uid, out.as_deref()),
         Command::Query(args) => query(args),
-        Command::Enroll { hub, token, hub_ca_sha256, data } => sensor_sync::enroll(&data, &hub, &token, &hub_ca_sha256)
-            .map(|id| eprintln!("sensor: enrolled with {hub} as {id}; identity in {}", data.display()))
-            .map_err(Into::into),
+        Command::Enroll { hub, token, hub_ca_sha256, data, proxy } => {
+            sensor_sync::enroll_via(&data, &hub, proxy.as_deref(), &token, &hub_ca_sha256)
+                .map(|id| eprintln!("sensor: enrolled with {hub} as {id}; identity in {}", data.display()))
+                .map_err(Into::into)
+        }
         Command::Demo { out, data } => demo(&out, data),
     };
     match result {

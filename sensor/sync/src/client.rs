@@ -80,12 +80,14 @@ impl SyncHandle {
         // Checked now, so that a broken identity is an error here rather than a retry loop.
         identity.client_config()?;
         let name = server_name(&info.hub)?;
+        let proxy = info.proxy.as_deref().map(crate::dial::Proxy::parse).transpose()?;
         let stop = Arc::new(AtomicBool::new(false));
         let notify = Arc::new(Notify::new());
         let stats = Arc::new(SyncStats::default());
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let task = Task {
             hub: info.hub,
+            proxy,
             name,
             identity,
             outbox: outbox.clone(),
@@ -137,6 +139,7 @@ impl Drop for SyncHandle {
 
 struct Task {
     hub: String,
+    proxy: Option<crate::dial::Proxy>,
     name: rustls::pki_types::ServerName<'static>,
     identity: Identity,
     outbox: Outbox,
@@ -238,9 +241,7 @@ impl Task {
     }
 
     async fn session(&self, welcomed: &mut bool) -> Result<(), SyncError> {
-        let tcp = tokio::time::timeout(STEP, tokio::net::TcpStream::connect(&self.hub))
-            .await
-            .map_err(|_| SyncError::Timeout)??;
+        let tcp = crate::dial::dial(&self.hub, self.proxy.as_ref()).await?;
         tcp.set_nodelay(true)?;
         // Read at each session: a renewed certificate is used from the next one on.
         let connector = tokio_rustls::TlsConnector::from(Arc::new(self.identity.client_config()?));

@@ -5,7 +5,7 @@
 //! | `key.pem` | the sensor's private key (mode 0600; made here, never sent anywhere) |
 //! | `cert.pem` | its certificate, issued by the hub at enrollment |
 //! | `hub-ca.pem` | the hub's CA, pinned at enrollment by its SHA-256 |
-//! | `hub.json` | the hub's address, the sensor's id, the hub's command key (pinned) |
+//! | `hub.json` | the hub's address (and proxy), the sensor's id, the hub's command key (pinned); mode 0600 (a proxy's credentials) |
 //!
 //! [`enroll`] makes them: a key pair, a certificate request sent with a one-time token over TLS
 //! to a hub whose CA must have the fingerprint given, and the certificate it answers with.
@@ -42,6 +42,9 @@ pub struct HubInfo {
     /// The hub's command key (ed25519 public key, base64), pinned at enrollment: commands are
     /// acted on only if it signed them.
     pub command_key: String,
+    /// The HTTP proxy the hub is reached through (`http://[user:password@]host:port`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
 }
 
 impl HubInfo {
@@ -223,6 +226,19 @@ impl ServerCertVerifier for PinnedCa {
 /// Enrolls the sensor whose data directory is `dir` with the hub at `hub` (`HOST:PORT`),
 /// redeeming `token` and pinning the hub CA `ca_sha256`. Returns the sensor's id.
 pub fn enroll(dir: &Path, hub: &str, token: &str, ca_sha256: &str) -> Result<String, SyncError> {
+    enroll_via(dir, hub, None, token, ca_sha256)
+}
+
+/// [`enroll`] through an HTTP proxy (`http://[user:password@]host:port`), which the tunnel
+/// then uses too.
+pub fn enroll_via(
+    dir: &Path,
+    hub: &str,
+    proxy: Option<&str>,
+    token: &str,
+    ca_sha256: &str,
+) -> Result<String, SyncError> {
+    let via = proxy.map(crate::dial::Proxy::parse).transpose()?;
     std::fs::create_dir_all(dir).map_err(|e| SyncError::Identity(format!("{}: {e}", dir.display())))?;
     let key = KeyPair::generate().map_err(|e| SyncError::Identity(e.to_string()))?;
     let csr = CertificateParams::new(Vec::<String>::new())
@@ -238,8 +254,7 @@ pub fn enroll(dir: &Path, hub: &str, token: &str, ca_sha256: &str) -> Result<Str
     let name = server_name(hub)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(SyncError::Io)?;
     let reply = runtime.block_on(async {
-        let tcp =
-            tokio::time::timeout(STEP, tokio::net::TcpStream::connect(hub)).await.map_err(|_| SyncError::Timeout)??;
+        let tcp = crate::dial::dial(hub, via.as_ref()).await?;
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
         let mut tls =
             tokio::time::timeout(STEP, connector.connect(name, tcp)).await.map_err(|_| SyncError::Timeout)??;
@@ -267,8 +282,9 @@ pub fn enroll(dir: &Path, hub: &str, token: &str, ca_sha256: &str) -> Result<Str
             use base64::Engine as _;
             base64::engine::general_purpose::STANDARD.encode(command_key)
         },
+        proxy: proxy.map(str::to_owned),
     };
     let json = serde_json::to_string(&info).map_err(|e| SyncError::Identity(e.to_string()))?;
-    std::fs::write(dir.join("hub.json"), json).map_err(SyncError::Io)?;
+    crate::write_private(&dir.join("hub.json"), json.as_bytes())?;
     Ok(sensor_id)
 }

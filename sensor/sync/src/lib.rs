@@ -3,6 +3,7 @@
 //! | file | what it holds |
 //! |---|---|
 //! | `identity.rs` | the sensor's key, certificate and pinned hub CA; [`enroll`] |
+//! | `dial.rs` | reaching the hub: directly or through an HTTP proxy (`CONNECT`) |
 //! | `outbox.rs` | [`Outbox`]: alerts on disk until the hub acknowledges them, critical first |
 //! | `commands.rs` | [`Gate`]: commands from the hub checked (signature, sensor, expiry, replay) before an [`Executor`] acts |
 //! | `client.rs` | [`SyncHandle`]: the outbound mTLS tunnel, exactly-once delivery, backoff |
@@ -13,12 +14,14 @@
 
 mod client;
 mod commands;
+mod dial;
 mod identity;
 mod outbox;
 
 pub use client::{BATCH, STALL, SyncHandle, SyncStats, WINDOW};
 pub use commands::{Executed, Executor, Gate, Refusal};
-pub use identity::{HubInfo, Identity, enroll};
+pub use dial::Proxy;
+pub use identity::{HubInfo, Identity, enroll, enroll_via};
 pub use outbox::Outbox;
 
 /// What can go wrong syncing.

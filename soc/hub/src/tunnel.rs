@@ -319,8 +319,12 @@ async fn sensor_session(mut stream: Stream, hub: &Hub, cert_fp: &str) -> anyhow:
                         let cert = match hub.ca.sign_sensor(&csr_der, &sensor.id) {
                             Ok(c) => c,
                             Err(e) => {
-                                return refuse(&mut wr, ErrorCode::BadRequest, format!("{}: renewal: {e:#}", sensor.id))
-                                    .await;
+                                return refuse(
+                                    &mut wr,
+                                    ErrorCode::BadRequest,
+                                    format!("{}: renewal: {e:#}", sensor.id),
+                                )
+                                .await;
                             }
                         };
                         hub.db.certificate_renewed(&sensor.id, &fingerprint(&cert))?;

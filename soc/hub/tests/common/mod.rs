@@ -2,6 +2,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // shared by several test files
 
+pub mod connect;
 pub mod proxy;
 
 use sensor_sync::enroll;
