@@ -67,6 +67,12 @@ enum Command {
         #[arg(long)]
         proxy: Option<String>,
     },
+    /// Enroll without a network path to the hub (air-gapped sites), with files carried on
+    /// removable media: `request` here, `soc-hub enroll-offline` at the SOC, `install` here.
+    EnrollOffline {
+        #[command(subcommand)]
+        step: OfflineStep,
+    },
     /// Find records in the store.
     Query(QueryArgs),
     /// Export a flow's evidence packets from the store as pcapng.
@@ -94,6 +100,31 @@ enum Command {
         /// hub, and the demo ends once it acknowledged them.
         #[arg(long)]
         data: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum OfflineStep {
+    /// Make the key pair (it stays in DIR) and write the request file.
+    Request {
+        /// The sensor's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Where to write the request.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Install the bundle the SOC sent back, pinning its CA.
+    Install {
+        /// The sensor's data directory (where the request was made).
+        #[arg(long)]
+        data: PathBuf,
+        /// The bundle file.
+        #[arg(long)]
+        bundle: PathBuf,
+        /// The hub CA's SHA-256, given out of band (`soc-hub ca-fingerprint`).
+        #[arg(long = "hub-ca-sha256")]
+        hub_ca_sha256: String,
     },
 }
 
@@ -198,6 +229,7 @@ fn main() -> ExitCode {
                 .map_err(Into::into)
         }
         Command::Demo { out, data } => demo(&out, data),
+        Command::EnrollOffline { step } => enroll_offline(step),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -299,6 +331,24 @@ fn query(args: QueryArgs) -> anyhow::Result<()> {
     };
     if damaged > 0 {
         anyhow::bail!("{damaged} damaged blocks or records were skipped (see the warnings above)");
+    }
+    Ok(())
+}
+
+fn enroll_offline(step: OfflineStep) -> anyhow::Result<()> {
+    match step {
+        OfflineStep::Request { data, out } => {
+            let request = sensor_sync::offline_request(&data)?;
+            std::fs::write(&out, serde_json::to_string_pretty(&request)?)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            eprintln!("sensor: key in {}; carry {} to the SOC", data.display(), out.display());
+        }
+        OfflineStep::Install { data, bundle, hub_ca_sha256 } => {
+            let text = std::fs::read_to_string(&bundle).with_context(|| format!("cannot read {}", bundle.display()))?;
+            let parsed = serde_json::from_str(&text).with_context(|| format!("{}: not a bundle", bundle.display()))?;
+            let id = sensor_sync::install_bundle(&data, &parsed, &hub_ca_sha256)?;
+            eprintln!("sensor: enrolled offline as {id}; identity in {}", data.display());
+        }
     }
     Ok(())
 }

@@ -24,7 +24,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde::{Deserialize, Serialize};
-use soc_protocol::{Down, Up, fingerprint, read_frame, write_frame};
+use soc_protocol::{Down, Up, fingerprint, pem, read_frame, write_frame};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,13 +117,19 @@ impl Identity {
         Ok(csr.der().to_vec())
     }
 
+    /// Refuses a certificate (DER) that is not for the sensor's key.
+    fn check_for_key(&self, der: &[u8]) -> Result<(), SyncError> {
+        let (_, cert) =
+            x509_parser::parse_x509_certificate(der).map_err(|e| SyncError::Identity(format!("certificate: {e}")))?;
+        if cert.public_key().subject_public_key.data.as_ref() != self.key()?.public_key_raw() {
+            return Err(SyncError::Identity("the certificate is not for this sensor's key".into()));
+        }
+        Ok(())
+    }
+
     /// Installs a renewed certificate (DER) after checking it is for the sensor's key.
     pub fn install_certificate(&self, der: &[u8]) -> Result<(), SyncError> {
-        let (_, cert) =
-            x509_parser::parse_x509_certificate(der).map_err(|e| SyncError::Identity(format!("renewed: {e}")))?;
-        if cert.public_key().subject_public_key.data.as_ref() != self.key()?.public_key_raw() {
-            return Err(SyncError::Identity("the renewed certificate is not for this sensor's key".into()));
-        }
+        self.check_for_key(der)?;
         let (path, tmp) = (self.dir.join("cert.pem"), self.dir.join("cert.pem.new"));
         let write = || -> std::io::Result<()> {
             use std::io::Write as _;
@@ -153,14 +159,6 @@ impl Identity {
             .with_client_auth_cert(vec![cert], key)
             .map_err(|e| SyncError::Identity(e.to_string()))
     }
-}
-
-/// `der` as PEM with `label`.
-fn pem(label: &str, der: &[u8]) -> String {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<&str> = b64.as_bytes().chunks(64).filter_map(|c| std::str::from_utf8(c).ok()).collect();
-    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
 }
 
 pub(crate) fn provider() -> Arc<CryptoProvider> {
@@ -269,22 +267,40 @@ pub fn enroll_via(
         Some(Down::Error { code, message }) => return Err(SyncError::Refused(format!("{code:?}: {message}"))),
         other => return Err(SyncError::Refused(format!("unexpected answer {other:?}"))),
     };
-    if fingerprint(&ca_der) != ca_sha256.trim().to_ascii_lowercase() {
-        return Err(SyncError::Refused("the hub sent a CA other than the pinned one".into()));
-    }
     crate::write_private(&dir.join("key.pem"), key.serialize_pem().as_bytes())?;
-    std::fs::write(dir.join("cert.pem"), pem("CERTIFICATE", &cert_der)).map_err(SyncError::Io)?;
-    std::fs::write(dir.join("hub-ca.pem"), pem("CERTIFICATE", &ca_der)).map_err(SyncError::Io)?;
+    let issued = Issued { hub: hub.into(), proxy: proxy.map(str::to_owned), sensor_id, cert_der, ca_der, command_key };
+    install(dir, issued, ca_sha256)
+}
+
+/// What an enrollment issued the sensor.
+pub(crate) struct Issued {
+    pub hub: String,
+    pub proxy: Option<String>,
+    pub sensor_id: String,
+    pub cert_der: Vec<u8>,
+    pub ca_der: Vec<u8>,
+    pub command_key: [u8; 32],
+}
+
+/// Installs what an enrollment issued into `dir`, whose `key.pem` the certificate must be for,
+/// after checking the CA is the one pinned by `ca_sha256`. Returns the sensor's id.
+pub(crate) fn install(dir: &Path, issued: Issued, ca_sha256: &str) -> Result<String, SyncError> {
+    if fingerprint(&issued.ca_der) != ca_sha256.trim().to_ascii_lowercase() {
+        return Err(SyncError::Refused("the hub's CA is not the pinned one (its SHA-256 differs)".into()));
+    }
+    Identity::new(dir).check_for_key(&issued.cert_der)?;
+    std::fs::write(dir.join("cert.pem"), pem("CERTIFICATE", &issued.cert_der)).map_err(SyncError::Io)?;
+    std::fs::write(dir.join("hub-ca.pem"), pem("CERTIFICATE", &issued.ca_der)).map_err(SyncError::Io)?;
     let info = HubInfo {
-        hub: hub.into(),
-        sensor_id: sensor_id.clone(),
+        hub: issued.hub,
+        sensor_id: issued.sensor_id.clone(),
         command_key: {
             use base64::Engine as _;
-            base64::engine::general_purpose::STANDARD.encode(command_key)
+            base64::engine::general_purpose::STANDARD.encode(issued.command_key)
         },
-        proxy: proxy.map(str::to_owned),
+        proxy: issued.proxy,
     };
     let json = serde_json::to_string(&info).map_err(|e| SyncError::Identity(e.to_string()))?;
     crate::write_private(&dir.join("hub.json"), json.as_bytes())?;
-    Ok(sensor_id)
+    Ok(issued.sensor_id)
 }

@@ -3,6 +3,7 @@
 //! | file | what it holds |
 //! |---|---|
 //! | `identity.rs` | the sensor's key, certificate and pinned hub CA; [`enroll`] |
+//! | `offline.rs` | offline enrollment: the request file, the bundle installed |
 //! | `dial.rs` | reaching the hub: directly or through an HTTP proxy (`CONNECT`) |
 //! | `outbox.rs` | [`Outbox`]: alerts on disk until the hub acknowledges them, critical first |
 //! | `commands.rs` | [`Gate`]: commands from the hub checked (signature, sensor, expiry, replay) before an [`Executor`] acts |
@@ -16,12 +17,14 @@ mod client;
 mod commands;
 mod dial;
 mod identity;
+mod offline;
 mod outbox;
 
 pub use client::{BATCH, STALL, SyncHandle, SyncStats, WINDOW};
 pub use commands::{Executed, Executor, Gate, Refusal};
 pub use dial::Proxy;
 pub use identity::{HubInfo, Identity, enroll, enroll_via};
+pub use offline::{install_bundle, offline_request};
 pub use outbox::Outbox;
 
 /// What can go wrong syncing.

@@ -20,6 +20,7 @@
 //! | `GET /api/v1/exports` | each SIEM destination: queued, sent, failures, dropped, last success and error |
 //! | `GET /api/v1/ca` | the CA's SHA-256 fingerprint, to pin at enrollment |
 //! | admin: `POST /api/v1/tokens` `{tenant, site, ttl}` | a one-time enrollment token (`ttl` like `24h`) |
+//! | admin: `POST /api/v1/enroll-offline` `{tenant, site, hub, request}` | signs an offline enrollment request: the bundle to carry back |
 //! | admin: `POST /api/v1/sensors/{id}/revoke` | revokes a sensor: its next handshake fails |
 //! | admin: `POST /api/v1/users` `{name, password}` | adds or replaces an analyst account (argon2id) |
 //! | admin: `PUT /api/v1/tenants/{tenant}/sla` `{critical, high, medium, low}` | a tenant's SLA, seconds |
@@ -35,6 +36,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use soc_protocol::Command;
+use soc_protocol::offline::{self, OfflineBundle, OfflineRequest};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -79,6 +81,7 @@ pub struct Api {
 pub fn router(api: Api) -> Router {
     let protected = Router::new()
         .route("/api/v1/tokens", post(create_token))
+        .route("/api/v1/enroll-offline", post(enroll_offline))
         .route("/api/v1/ca", get(ca))
         .route("/api/v1/exports", get(|State(api): State<Api>| async move { Json(api.hub.exporters.stats()) }))
         .route("/api/v1/alerts", get(alerts))
@@ -256,6 +259,66 @@ struct TokenRequest {
     tenant: String,
     site: String,
     ttl: String,
+}
+
+/// Tenant and site names are plain (they appear in URLs, logs and exports): the refusal if not.
+fn plain_names(tenant: &str, site: &str) -> Option<Response> {
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.len() <= MAX_NAME
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    };
+    let msg = || format!("tenant and site: 1 to {MAX_NAME} letters, digits, '.', '-' or '_'\n");
+    (!plain(tenant) || !plain(site)).then(|| (StatusCode::BAD_REQUEST, msg()).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OfflineEnrollment {
+    tenant: String,
+    site: String,
+    /// `HOST:PORT` the sensor will sync to.
+    hub: String,
+    request: OfflineRequest,
+}
+
+async fn enroll_offline(
+    State(api): State<Api>,
+    Extension(who): Extension<Who>,
+    Json(req): Json<OfflineEnrollment>,
+) -> Response {
+    if let Some(r) = admin_only(&who).or_else(|| plain_names(&req.tenant, &req.site)) {
+        return r;
+    }
+    if req.request.format != offline::REQUEST_FORMAT {
+        let msg = format!("request format {:?}, expected {:?}\n", req.request.format, offline::REQUEST_FORMAT);
+        return (StatusCode::BAD_REQUEST, msg).into_response();
+    }
+    let csr = match ::pem::parse(&req.request.csr_pem) {
+        Ok(p) if p.tag() == "CERTIFICATE REQUEST" => p.into_contents(),
+        _ => return (StatusCode::BAD_REQUEST, "csr_pem: not a PEM certificate request\n").into_response(),
+    };
+    let (id, cert) = match api.hub.enroll(&req.tenant, &req.site, &csr) {
+        Ok(Ok(issued)) => issued,
+        Ok(Err(why)) => return (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response(),
+        Err(e) => return internal(e),
+    };
+    let _ = api.hub.db.audit(who.name(), "enroll_offline", &id, &format!("tenant {} site {}", req.tenant, req.site));
+    let pem = |der: &[u8]| soc_protocol::pem("CERTIFICATE", der);
+    Json(OfflineBundle {
+        format: offline::BUNDLE_FORMAT.into(),
+        hub: req.hub,
+        sensor_id: id,
+        tenant: req.tenant,
+        site: req.site,
+        cert_pem: pem(&cert),
+        ca_pem: pem(api.hub.ca.cert_der()),
+        command_key: {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(api.hub.signer.public())
+        },
+    })
+    .into_response()
 }
 
 async fn create_token(

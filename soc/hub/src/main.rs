@@ -72,6 +72,28 @@ enum Command {
         #[command(subcommand)]
         command: SensorCommand,
     },
+    /// Sign an offline enrollment request (a file from `sensor enroll-offline request`) and
+    /// write the bundle to carry back to the appliance.
+    EnrollOffline {
+        /// The running hub's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Tenant (customer).
+        #[arg(long)]
+        tenant: String,
+        /// Site.
+        #[arg(long)]
+        site: String,
+        /// HOST:PORT the sensor will sync to.
+        #[arg(long)]
+        hub: String,
+        /// The request file.
+        #[arg(long)]
+        request: PathBuf,
+        /// Where to write the bundle.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Analyst accounts.
     User {
         #[command(subcommand)]
@@ -138,6 +160,9 @@ fn main() -> ExitCode {
             let body = serde_json::json!({"tenant": tenant, "site": site, "ttl": ttl});
             call(&data, "POST", "/api/v1/tokens", Some(body)).map(|v| println!("{}", v["token"].as_str().unwrap_or("")))
         }
+        Command::EnrollOffline { data, tenant, site, hub, request, out } => {
+            enroll_offline(&data, &tenant, &site, &hub, &request, &out)
+        }
         Command::CaFingerprint { data } => {
             call(&data, "GET", "/api/v1/ca", None).map(|v| println!("{}", v["sha256"].as_str().unwrap_or("")))
         }
@@ -189,6 +214,22 @@ fn alerts(data: &Path, tenant: Option<&str>, format: &str) -> anyhow::Result<()>
             _ => return Ok(()),
         }
     }
+}
+
+fn enroll_offline(data: &Path, tenant: &str, site: &str, hub: &str, request: &Path, out: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(request).with_context(|| format!("cannot read {}", request.display()))?;
+    let request: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not a request file", request.display()))?;
+    let body = serde_json::json!({"tenant": tenant, "site": site, "hub": hub, "request": request});
+    let bundle = call(data, "POST", "/api/v1/enroll-offline", Some(body))?;
+    std::fs::write(out, serde_json::to_string_pretty(&bundle)?)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    eprintln!(
+        "soc-hub: enrolled {} for {tenant}/{site}; carry {} to the appliance",
+        bundle["sensor_id"],
+        out.display()
+    );
+    Ok(())
 }
 
 /// A stored alert as a line of `--format table`.

@@ -54,6 +54,36 @@ impl Hub {
         Ok(Hub { db, ca, revoked, signer, commands_issued: tokio::sync::watch::Sender::new(0), exporters })
     }
 
+    /// Enrolls a sensor for `tenant` and `site` from its certificate request (DER): its new id
+    /// and certificate, recorded; or why the request is refused.
+    pub fn enroll(
+        &self,
+        tenant: &str,
+        site: &str,
+        csr_der: &[u8],
+    ) -> anyhow::Result<Result<(String, CertificateDer<'static>), String>> {
+        let id = self.db.new_sensor_id();
+        let cert = match self.ca.sign_sensor(csr_der, &id) {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(format!("{e:#}"))),
+        };
+        let sensor = SensorRecord {
+            id: id.clone(),
+            tenant: tenant.into(),
+            site: site.into(),
+            cert_sha256: fingerprint(&cert),
+            renewed_sha256: None,
+            enrolled: now(),
+            revoked: false,
+            software: String::new(),
+            last_seen: now(),
+            health: Default::default(),
+        };
+        self.db.add_sensor(&sensor)?;
+        eprintln!("soc-hub: enrolled {id} for tenant {tenant} site {site}");
+        Ok(Ok((id, cert)))
+    }
+
     /// Says a command was issued: the sessions send what is pending.
     pub fn command_issued(&self) {
         self.commands_issued.send_modify(|n| *n += 1);
@@ -179,25 +209,10 @@ async fn enroll_session(mut stream: Stream, hub: &Hub) -> anyhow::Result<()> {
         Ok(r) => r,
         Err(e) => return refuse(&mut stream, ErrorCode::BadToken, format!("enrollment refused: {e}")).await,
     };
-    let id = hub.db.new_sensor_id();
-    let cert = match hub.ca.sign_sensor(&csr_der, &id) {
-        Ok(c) => c,
-        Err(e) => return refuse(&mut stream, ErrorCode::BadRequest, format!("{e:#}")).await,
+    let (id, cert) = match hub.enroll(&record.tenant, &record.site, &csr_der)? {
+        Ok(issued) => issued,
+        Err(why) => return refuse(&mut stream, ErrorCode::BadRequest, why).await,
     };
-    let sensor = SensorRecord {
-        id: id.clone(),
-        tenant: record.tenant.clone(),
-        site: record.site.clone(),
-        cert_sha256: fingerprint(&cert),
-        renewed_sha256: None,
-        enrolled: now(),
-        revoked: false,
-        software: String::new(),
-        last_seen: now(),
-        health: Default::default(),
-    };
-    hub.db.add_sensor(&sensor)?;
-    eprintln!("soc-hub: enrolled {id} for tenant {} site {}", record.tenant, record.site);
     let reply = Down::Enrolled {
         sensor_id: id,
         cert_der: cert.to_vec(),

@@ -1,6 +1,6 @@
 //! The hub and the sensor's sync library end to end, on loopback: enrollment, exactly-once
 //! delivery while the hub is killed (SIGKILL) and restarted mid-stream, a batch delivered twice,
-//! certificate renewal over the tunnel, and every refusal the tunnel must make (no certificate, another CA, a revoked sensor, a used
+//! certificate renewal over the tunnel, offline enrollment by files, and every refusal the tunnel must make (no certificate, another CA, a revoked sensor, a used
 //! or expired token, garbage and oversize frames), each leaving what is stored unchanged.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
@@ -8,7 +8,7 @@
 mod common;
 
 use common::{Hub, enrolled, runtime};
-use sensor_sync::{Identity, Outbox, SyncHandle, enroll};
+use sensor_sync::{Identity, Outbox, SyncHandle, enroll, install_bundle, offline_request};
 use soc_protocol::{AlertItem, Down, ErrorCode, Up, read_frame, write_frame};
 use std::collections::HashSet;
 use std::path::Path;
@@ -196,6 +196,65 @@ fn certificates_are_renewed_over_the_tunnel_and_the_old_one_refused_once_the_new
     outbox.push("{\"n\":1}", false).unwrap();
     assert!(tunnel.wait_drained(Duration::from_secs(30)), "{}", hub.log());
     assert_eq!(hub.alerts().len(), 1);
+}
+
+#[test]
+fn an_air_gapped_sensor_enrolls_with_files_and_its_key_never_leaves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub"), "127.0.0.1:0");
+    let sensor = dir.path().join("sensor");
+    // On the appliance: the request (asking twice gives a request for the same key).
+    offline_request(&sensor).unwrap();
+    let key = std::fs::read_to_string(sensor.join("key.pem")).unwrap();
+    let request = offline_request(&sensor).unwrap();
+    assert_eq!(std::fs::read_to_string(sensor.join("key.pem")).unwrap(), key);
+    let request_file = dir.path().join("request.json");
+    std::fs::write(&request_file, serde_json::to_string(&request).unwrap()).unwrap();
+    assert!(!std::fs::read_to_string(&request_file).unwrap().contains("PRIVATE KEY"));
+
+    // At the SOC: the bundle.
+    let bundle_file = dir.path().join("bundle.json");
+    let (req, out) = (request_file.to_str().unwrap(), bundle_file.to_str().unwrap());
+    let endpoint = hub.endpoint();
+    hub.cli(&[
+        "enroll-offline",
+        "--tenant",
+        "plant",
+        "--site",
+        "line-2",
+        "--hub",
+        &endpoint,
+        "--request",
+        req,
+        "--out",
+        out,
+    ]);
+    let bundle: soc_protocol::offline::OfflineBundle =
+        serde_json::from_str(&std::fs::read_to_string(&bundle_file).unwrap()).unwrap();
+
+    // Back on the appliance: a wrong pin, or a bundle for another key, is refused.
+    let wrong = install_bundle(&sensor, &bundle, &"0".repeat(64)).unwrap_err().to_string();
+    assert!(wrong.contains("not the pinned one"), "{wrong}");
+    let other = dir.path().join("other");
+    offline_request(&other).unwrap();
+    let fp = hub.cli(&["ca-fingerprint"]);
+    let not_mine = install_bundle(&other, &bundle, &fp).unwrap_err().to_string();
+    assert!(not_mine.contains("not for this sensor's key"), "{not_mine}");
+    let id = install_bundle(&sensor, &bundle, &fp).unwrap();
+    assert_eq!(std::fs::read_to_string(sensor.join("key.pem")).unwrap(), key, "the same key");
+
+    // When a path opens, it syncs like any sensor, under the bundle's tenant and site.
+    let outbox = Outbox::open(&sensor).unwrap();
+    outbox.push("{\"n\":1}", false).unwrap();
+    let tunnel = SyncHandle::start(&sensor, outbox, None).unwrap();
+    assert!(tunnel.wait_drained(Duration::from_secs(30)), "{}", hub.log());
+    let stored = hub.alerts();
+    assert_eq!(
+        (stored.len(), &stored[0]["sensor_id"], &stored[0]["tenant"], &stored[0]["site"]),
+        (1, &id.clone().into(), &"plant".into(), &"line-2".into())
+    );
+    let (_, audit) = hub.api("GET", "/api/v1/audit", &hub.admin(), None);
+    assert!(audit.contains("enroll_offline"), "{audit}");
 }
 
 /// Hello with the sensor's identity; the error if the tunnel is refused.

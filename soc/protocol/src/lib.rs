@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `lib.rs` | versions, limits, [`ProtocolError`] |
 //! | `messages.rs` | [`Up`] (sensor to hub) and [`Down`] (hub to sensor) |
+//! | `offline.rs` | the files of offline enrollment (air-gapped sites) |
 //! | `command.rs` | [`SignedCommand`]: commands down the tunnel, signed by the hub (ed25519) |
 //! | `frame.rs` | [`encode`], [`decode`]: length-prefixed postcard, zstd above a size; async read and write |
 //!
@@ -18,6 +19,7 @@
 pub mod command;
 mod frame;
 mod messages;
+pub mod offline;
 
 pub use command::{Command, CommandBody, CommandStatus, SignedCommand};
 
@@ -44,6 +46,13 @@ pub const ZSTD_LEVEL: i32 = 3;
 pub fn fingerprint(der: &[u8]) -> String {
     use sha2::Digest as _;
     sha2::Sha256::digest(der).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `der` as PEM with `label` (Unix line endings): the certificate and request files both ends
+/// write.
+pub fn pem(label: &str, der: &[u8]) -> String {
+    let config = ::pem::EncodeConfig::new().set_line_ending(::pem::LineEnding::LF);
+    ::pem::encode_config(&::pem::Pem::new(label, der), config)
 }
 
 /// The highest version both ends speak, given the sensor's range; `None` if none.
