@@ -6,13 +6,14 @@ use crate::config::Config;
 use crate::control::ControlServer;
 use crate::evidence::EvidenceStats;
 use crate::pipeline::Pipeline;
-use crate::sync::WithHub;
+use crate::sync::{Capturing, WithHub};
 use anyhow::Context as _;
 use sensor_capture::{KernelStats, MergedFiles, PacketSource, Poll};
 use sensor_output::{JsonLines, RecordSink, Tee};
 use sensor_store::{Health, Store, WriteStats, Writer};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Frames handed over per `poll`: large enough to amortise the call, small enough to keep
@@ -176,14 +177,14 @@ pub fn replay_into<O: RecordSink>(
     uid_seed: u64,
 ) -> anyhow::Result<(Summary, O)> {
     let open = &mut || Ok(Box::new(MergedFiles::open(captures)?) as Box<dyn PacketSource>);
-    Files { open, cfg, uid_seed, feeds: None, progress: false }.run_into(output)
+    Files { open, cfg, uid_seed, feeds: None, progress: false }.run_into(output, &Capturing::default())
 }
 
 /// Runs a source, or several, into an output and gives the output back with the summary:
 /// [`Files`] for a replay, `crate::run::Live` for live capture.
 pub trait Runner {
-    /// Runs into `output`.
-    fn run<O: RecordSink + Send>(self, output: O) -> anyhow::Result<(Summary, O)>;
+    /// Runs into `output`, publishing its packet counts in `capturing` as it goes.
+    fn run<O: RecordSink + Send>(self, output: O, capturing: &Capturing) -> anyhow::Result<(Summary, O)>;
 }
 
 /// Opens the source.
@@ -196,29 +197,31 @@ pub fn drive(runner: impl Runner, cfg: &Config, outputs: &Outputs) -> anyhow::Re
     let started = Instant::now();
     let jsonl = |dir: &Path| JsonLines::create(dir).context("cannot create the output logs");
     let store = outputs.store.as_deref().map(|dir| open_writer(dir, cfg)).transpose()?;
+    let capturing = Arc::new(Capturing::default());
     let hub = match &outputs.data {
         Some(dir) => {
-            let commands = crate::sync::SensorCommands {
+            let local = crate::sync::Local {
                 feeds: cfg.detect.intel.dir.clone(),
                 store: store.as_ref().map(|(writer, _)| writer.store().clone()),
+                capturing: capturing.clone(),
             };
-            Some(crate::sync::ToHub::start(dir, commands)?)
+            Some(crate::sync::ToHub::start(dir, local)?)
         }
         None => None,
     };
     let mut summary = match (store, &outputs.jsonl) {
         (Some((writer, _control)), None) => {
-            let (mut summary, out) = runner.run(WithHub { inner: writer, hub: hub.clone() })?;
+            let (mut summary, out) = runner.run(WithHub { inner: writer, hub: hub.clone() }, &capturing)?;
             summary.store = Some(out.inner.write_stats().clone());
             summary
         }
         (Some((writer, _control)), Some(dir)) => {
             let tee = Tee { first: writer, second: jsonl(dir)? };
-            let (mut summary, out) = runner.run(WithHub { inner: tee, hub: hub.clone() })?;
+            let (mut summary, out) = runner.run(WithHub { inner: tee, hub: hub.clone() }, &capturing)?;
             summary.store = Some(out.inner.first.write_stats().clone());
             summary
         }
-        (None, Some(dir)) => runner.run(WithHub { inner: jsonl(dir)?, hub: hub.clone() })?.0,
+        (None, Some(dir)) => runner.run(WithHub { inner: jsonl(dir)?, hub: hub.clone() }, &capturing)?.0,
         (None, None) => anyhow::bail!("nothing to write to: give a store or a directory for JSON lines"),
     };
     if let Some(hub) = &hub {
@@ -244,14 +247,14 @@ pub struct Files<'a> {
 }
 
 impl Runner for Files<'_> {
-    fn run<O: RecordSink + Send>(self, output: O) -> anyhow::Result<(Summary, O)> {
-        self.run_into(output)
+    fn run<O: RecordSink + Send>(self, output: O, capturing: &Capturing) -> anyhow::Result<(Summary, O)> {
+        self.run_into(output, capturing)
     }
 }
 
 impl Files<'_> {
     /// Runs into `output`, which need not be `Send` (one thread).
-    fn run_into<O: RecordSink>(self, output: O) -> anyhow::Result<(Summary, O)> {
+    fn run_into<O: RecordSink>(self, output: O, capturing: &Capturing) -> anyhow::Result<(Summary, O)> {
         let Files { open, cfg, uid_seed, feeds, progress } = self;
         let started = Instant::now();
         let mut source = open()?;
@@ -266,6 +269,7 @@ impl Files<'_> {
                 pipeline.capture_anomaly(&anomaly);
             }
             pipeline.tick(Instant::now());
+            capturing.publish(pipeline.stats().frames, 0);
             if let Some(e) = pipeline.take_error() {
                 return Err(e).context("writing records failed");
             }

@@ -21,6 +21,7 @@ use crate::config::{CaptureMethod, Config};
 use crate::metrics::{Published, WorkerView, XdpView};
 use crate::pipeline::{Bypass, Pipeline};
 use crate::replay::{Outputs, Runner, Summary, drive, summarise};
+use crate::sync::Capturing;
 use anyhow::Context as _;
 use sensor_capture::{
     AfPacketSource, AfXdpSource, BypassTable, KernelStats, MAX_RX_QUEUES, PacketSource, Poll, XdpHandles, XdpProgram,
@@ -213,7 +214,7 @@ struct Live<'a> {
 }
 
 impl Runner for Live<'_> {
-    fn run<O: RecordSink + Send>(self, output: O) -> anyhow::Result<(Summary, O)> {
+    fn run<O: RecordSink + Send>(self, output: O, capturing: &Capturing) -> anyhow::Result<(Summary, O)> {
         let Live { workers, interfaces, cfg, uid_seed, feeds, stop, published } = self;
         let started = Instant::now();
         let shared = Shared::new(output);
@@ -246,7 +247,9 @@ impl Runner for Live<'_> {
                     }
                 }
             }
-            monitor(&handles, interfaces, &views, &shared, &detectors, cfg, stop, &published);
+            let watch =
+                Watch { interfaces, views: &views, detectors: &detectors, cfg, stop, published: &published, capturing };
+            monitor(&handles, &watch, &shared);
             // One worker failing stops them all.
             stop.store(true, Ordering::Relaxed);
             handles
@@ -274,18 +277,22 @@ fn worker_seed(seed: u64, i: usize) -> u64 {
     seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
+/// What the monitor reads and where it publishes.
+struct Watch<'a> {
+    interfaces: &'a [Interface],
+    views: &'a [Mutex<WorkerView>],
+    detectors: &'a Mutex<Detectors>,
+    cfg: &'a Config,
+    stop: &'a AtomicBool,
+    /// The Prometheus page.
+    published: &'a Published,
+    /// The heartbeats' figures.
+    capturing: &'a Capturing,
+}
+
 /// Watches the workers until a signal (or one of them ends), publishing the counters.
-#[allow(clippy::too_many_arguments)]
-fn monitor<O: RecordSink, T>(
-    workers: &[std::thread::ScopedJoinHandle<'_, T>],
-    interfaces: &[Interface],
-    views: &[Mutex<WorkerView>],
-    out: &Shared<O>,
-    detectors: &Mutex<Detectors>,
-    cfg: &Config,
-    stop: &AtomicBool,
-    published: &Published,
-) {
+fn monitor<O: RecordSink, T>(workers: &[std::thread::ScopedJoinHandle<'_, T>], watch: &Watch<'_>, out: &Shared<O>) {
+    let Watch { interfaces, views, detectors, cfg, stop, published, capturing } = *watch;
     let (mut last_publish, mut last_stats) = (Instant::now(), Instant::now());
     while !stop.load(Ordering::Relaxed) && !workers.iter().any(|h| h.is_finished()) {
         std::thread::sleep(MONITOR_EVERY);
@@ -300,6 +307,8 @@ fn monitor<O: RecordSink, T>(
         let records = out.stats();
         if publish {
             last_publish = now;
+            let rx = snapshot.iter().map(|w| w.pipeline.frames).sum();
+            capturing.publish(rx, snapshot.iter().filter_map(|w| w.kernel).map(|k| k.dropped()).sum());
             let detect = detectors.lock().unwrap_or_else(|e| e.into_inner()).stats();
             published.set(crate::metrics::render(&snapshot, &xdp_counters(interfaces), records, detect));
         }

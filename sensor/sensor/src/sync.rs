@@ -3,18 +3,20 @@
 //! (`sensor-sync`) carries it to the hub; the replay or capture ends once the hub acknowledged
 //! everything, or after `--sync-timeout` with an error and the backlog left in the outbox.
 //!
-//! Commands the hub signed come back down the tunnel; [`SensorCommands`] carries them out in
-//! this process: a feed file written into the feeds directory (the feeds watcher loads it), a
-//! flow's evidence packets read from the store this process writes.
+//! Commands the hub signed come back down the tunnel; [`Local`] carries them out in this
+//! process: a feed file written into the feeds directory (the feeds watcher loads it), a flow's
+//! evidence packets read from the store this process writes. It also fills the heartbeats:
+//! what the capture published in [`Capturing`], the store's size and the disk's free space.
 
 use sensor_output::{
     Alert, ConnRecord, DnsRecordLine, EvidenceRecord, OutputError, OutputStats, RecordSink, WeirdRecord,
 };
 use sensor_store::Store;
-use sensor_sync::{Executed, Executor, Outbox, SyncHandle};
-use soc_protocol::Command;
+use sensor_sync::{Appliance, Executed, Outbox, SyncHandle};
+use soc_protocol::{Command, Health};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The outbox and its tunnel.
@@ -26,10 +28,10 @@ pub struct ToHub {
 
 impl ToHub {
     /// Opens the outbox of the enrolled directory `dir` and starts the tunnel; the hub's
-    /// commands go to `commands`.
-    pub fn start(dir: &Path, commands: SensorCommands) -> anyhow::Result<ToHub> {
+    /// commands and the heartbeats go to `local`.
+    pub fn start(dir: &Path, local: Local) -> anyhow::Result<ToHub> {
         let outbox = Outbox::open(dir)?;
-        let tunnel = Arc::new(SyncHandle::start(dir, outbox.clone(), Some(Arc::new(commands)))?);
+        let tunnel = Arc::new(SyncHandle::start(dir, outbox.clone(), Some(Arc::new(local)))?);
         Ok(ToHub { outbox, tunnel })
     }
 
@@ -102,12 +104,32 @@ const MAX_FEED_NAME: usize = 128;
 /// frame minus this fails, saying so, instead of breaking the tunnel.
 const RESULT_OVERHEAD: usize = 4096;
 
-/// Carries out the hub's commands in this process.
-pub struct SensorCommands {
+/// What the capture publishes as it goes (a replay after each batch, live capture every
+/// second), for the heartbeats.
+#[derive(Debug, Default)]
+pub struct Capturing {
+    /// Frames received, all interfaces and queues.
+    pub rx_packets: AtomicU64,
+    /// Frames the kernel lost for want of room.
+    pub kernel_drops: AtomicU64,
+}
+
+impl Capturing {
+    /// Publishes the totals.
+    pub fn publish(&self, rx_packets: u64, kernel_drops: u64) {
+        self.rx_packets.store(rx_packets, Ordering::Relaxed);
+        self.kernel_drops.store(kernel_drops, Ordering::Relaxed);
+    }
+}
+
+/// The sensor process as the tunnel sees it.
+pub struct Local {
     /// The feeds directory (`[detect.intel] dir`), if any.
     pub feeds: Option<PathBuf>,
     /// The store this process writes, if any.
     pub store: Option<Store>,
+    /// What the capture publishes.
+    pub capturing: Arc<Capturing>,
 }
 
 /// A plain file name with a feed's extension: no path, no hidden file.
@@ -126,7 +148,7 @@ fn check_feed_name(name: &str) -> Result<(), String> {
     }
 }
 
-impl SensorCommands {
+impl Local {
     fn install_feed(&self, name: &str, content: &[u8]) -> Result<Executed, String> {
         use std::io::Write as _;
         let dir = self.feeds.as_ref().ok_or("no feeds directory configured ([detect.intel] dir)")?;
@@ -156,11 +178,22 @@ impl SensorCommands {
     }
 }
 
-impl Executor for SensorCommands {
+impl Appliance for Local {
     fn execute(&self, command: &Command) -> Result<Executed, String> {
         match command {
             Command::IntelFeed { name, content } => self.install_feed(name, content),
             Command::Evidence { uid } => self.evidence(uid),
+        }
+    }
+
+    fn health(&self) -> Health {
+        let store = self.store.as_ref();
+        Health {
+            rx_packets: self.capturing.rx_packets.load(Ordering::Relaxed),
+            kernel_drops: self.capturing.kernel_drops.load(Ordering::Relaxed),
+            store_bytes: store.and_then(|s| s.footprint().ok()).unwrap_or(0),
+            disk_free_bytes: store.and_then(Store::disk_free).unwrap_or(0),
+            ..Health::default()
         }
     }
 }
@@ -183,14 +216,14 @@ mod tests {
     #[test]
     fn a_feed_is_written_whole_into_the_feeds_directory_and_nowhere_else() {
         let dir = tempfile::tempdir().unwrap();
-        let commands = SensorCommands { feeds: Some(dir.path().to_owned()), store: None };
+        let commands = Local { feeds: Some(dir.path().to_owned()), store: None, capturing: Arc::default() };
         let feed = Command::IntelFeed { name: "hub.txt".into(), content: b"evil.example\n".to_vec() };
         commands.execute(&feed).unwrap();
         assert_eq!(std::fs::read(dir.path().join("hub.txt")).unwrap(), b"evil.example\n");
         let escape = Command::IntelFeed { name: "../hub.txt".into(), content: b"x".to_vec() };
         assert!(commands.execute(&escape).is_err());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        let none = SensorCommands { feeds: None, store: None };
+        let none = Local { feeds: None, store: None, capturing: Arc::default() };
         assert!(none.execute(&feed).unwrap_err().contains("no feeds directory"));
     }
 }

@@ -264,6 +264,11 @@ impl Store {
         }
     }
 
+    /// Bytes free on the store's filesystem, for an unprivileged writer.
+    pub fn disk_free(&self) -> Option<u64> {
+        free_bytes(&self.dir)
+    }
+
     /// Bytes of blocks stored.
     pub fn stored_bytes(&self) -> Result<u64, StoreError> {
         Ok(trees::meta::get(&self.trees.meta, trees::meta::Counter::StoredBytes)?)
@@ -336,4 +341,10 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreErr
     file.sync_all().map_err(io(&tmp))?;
     std::fs::rename(&tmp, &path).map_err(io(&path))?;
     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+/// Free bytes of the filesystem holding `dir`, for an unprivileged writer.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let st = nix::sys::statvfs::statvfs(dir).ok()?;
+    Some((st.blocks_available() as u64).saturating_mul(st.fragment_size() as u64))
 }

@@ -248,8 +248,8 @@ impl Writer {
     /// store then shrinks to leave the reserve free.
     fn enforce_budget(&mut self) -> Result<(), StoreError> {
         let footprint = self.store.footprint()?;
-        let fits = free_bytes(&self.store.dir)
-            .map_or(u64::MAX, |free| (footprint + free).saturating_sub(self.cfg.min_free_bytes));
+        let fits =
+            self.store.disk_free().map_or(u64::MAX, |free| (footprint + free).saturating_sub(self.cfg.min_free_bytes));
         let budget = self.cfg.disk_budget.min(fits);
         let cutoff = std::time::SystemTime::now().checked_sub(self.cfg.max_age).unwrap_or(std::time::UNIX_EPOCH);
         let active = self.active.as_ref().map(|a| a.number);
@@ -381,7 +381,7 @@ impl Writer {
     /// its first failed write; the budget, shrunk at the next flush, makes room again.
     fn room_for(&mut self, bytes: u64) -> bool {
         let floor = self.cfg.min_free_bytes / 2;
-        let room = free_bytes(&self.store.dir).is_none_or(|free| free >= floor.saturating_add(bytes));
+        let room = self.store.disk_free().is_none_or(|free| free >= floor.saturating_add(bytes));
         if room && self.stats.health == Health::DiskFull {
             self.stats.health = Health::Ok;
         } else if !room {
@@ -389,12 +389,6 @@ impl Writer {
         }
         room
     }
-}
-
-/// Free bytes of the filesystem holding `dir`, for an unprivileged writer.
-fn free_bytes(dir: &std::path::Path) -> Option<u64> {
-    let st = nix::sys::statvfs::statvfs(dir).ok()?;
-    Some((st.blocks_available() as u64).saturating_mul(st.fragment_size() as u64))
 }
 
 impl Writer {

@@ -5,7 +5,7 @@
 //! `Welcome`, then alerts go up in batches of [`BATCH`], at most [`WINDOW`] unacknowledged at
 //! once, read from the outbox in its order (critical first); each `Acks` deletes what the hub
 //! has written durably. A heartbeat carries the backlog every [`HEARTBEAT`]. Commands that
-//! come down pass the [`Gate`] and run on the blocking pool through the sensor's [`Executor`];
+//! come down pass the [`Gate`] and run on the blocking pool through the sensor's [`Appliance`];
 //! their results go up as they finish, between alert batches. When the certificate is due for
 //! renewal (checked as a session starts and at each heartbeat), a request goes up and the
 //! renewed certificate is installed for the next session. When the session
@@ -14,7 +14,7 @@
 //! does not come back in step) and resends whatever was not acknowledged. Memory stays bounded
 //! whatever the backlog: the window's sequence numbers and one batch.
 
-use crate::commands::{Executed, Executor, Gate};
+use crate::commands::{Appliance, Executed, Gate};
 use crate::identity::{Identity, STEP, server_name};
 use crate::{Outbox, SyncError};
 use soc_protocol::{CommandStatus, Down, Health, SignedCommand, Up, read_frame, write_frame};
@@ -72,8 +72,9 @@ pub struct SyncHandle {
 
 impl SyncHandle {
     /// Starts syncing `outbox` to the hub the identity in `dir` is enrolled with; commands
-    /// from the hub are carried out by `executor` (without one, they fail, saying so).
-    pub fn start(dir: &Path, outbox: Outbox, executor: Option<Arc<dyn Executor>>) -> Result<SyncHandle, SyncError> {
+    /// from the hub are carried out by `appliance`, which also fills the heartbeats (without
+    /// one, commands fail, saying so, and heartbeats carry the backlog only).
+    pub fn start(dir: &Path, outbox: Outbox, appliance: Option<Arc<dyn Appliance>>) -> Result<SyncHandle, SyncError> {
         let identity = Identity::new(dir);
         let info = identity.hub()?;
         let gate = Arc::new(Gate::new(info.command_key()?, &info.sensor_id, &outbox)?);
@@ -95,7 +96,7 @@ impl SyncHandle {
             notify: notify.clone(),
             stats: stats.clone(),
             gate,
-            executor,
+            appliance,
         };
         let thread = std::thread::Builder::new().name("sync".into()).spawn(move || runtime.block_on(task.run()))?;
         Ok(SyncHandle { stop, notify, outbox, stats, thread: Some(thread) })
@@ -147,7 +148,7 @@ struct Task {
     notify: Arc<Notify>,
     stats: Arc<SyncStats>,
     gate: Arc<Gate>,
-    executor: Option<Arc<dyn Executor>>,
+    appliance: Option<Arc<dyn Appliance>>,
 }
 
 impl Task {
@@ -199,9 +200,9 @@ impl Task {
             }
         };
         eprintln!("sensor: sync: command {} from the hub: {}", body.id, body.command.kind());
-        let (executor, results, stats) = (self.executor.clone(), results.clone(), self.stats.clone());
+        let (appliance, results, stats) = (self.appliance.clone(), results.clone(), self.stats.clone());
         tokio::spawn(async move {
-            let outcome = tokio::task::spawn_blocking(move || match executor {
+            let outcome = tokio::task::spawn_blocking(move || match appliance {
                 Some(e) => e.execute(&body.command),
                 None => Err("this sensor process takes no commands".into()),
             })
@@ -331,10 +332,12 @@ impl Task {
                         send(&mut wr, &Up::Renew { csr_der: self.identity.renewal_request()? }).await?;
                         renewing = true;
                     }
+                    let appliance = self.appliance.clone();
+                    let health = tokio::task::spawn_blocking(move || appliance.map(|a| a.health()).unwrap_or_default());
                     let health = Health {
                         backlog: self.outbox.len() as u64,
                         backlog_age_secs: self.outbox.oldest_age_secs(),
-                        ..Health::default()
+                        ..health.await.unwrap_or_default()
                     };
                     send(&mut wr, &Up::Heartbeat(health)).await?;
                 }

@@ -1,5 +1,5 @@
-//! Commands from the hub: [`Gate`] decides whether one may be acted on at all, an
-//! [`Executor`] (the sensor's) carries it out.
+//! Commands from the hub: [`Gate`] decides whether one may be acted on at all, the
+//! [`Appliance`] (the sensor process) carries it out.
 //!
 //! The gate accepts a command only if, in this order: the command key pinned at enrollment
 //! signed it; it names this sensor; it has not expired; its id is above every id accepted
@@ -10,7 +10,7 @@
 
 use crate::{Outbox, SyncError};
 use ed25519_dalek::VerifyingKey;
-use soc_protocol::{Command, CommandBody, SignedCommand};
+use soc_protocol::{Command, CommandBody, Health, SignedCommand};
 
 /// What an executed command gives back.
 #[derive(Debug, Default)]
@@ -21,11 +21,15 @@ pub struct Executed {
     pub attachment: Vec<u8>,
 }
 
-/// Carries out accepted commands (the sensor process implements it). Runs off the tunnel's
-/// thread, so it may block (a store query).
-pub trait Executor: Send + Sync + 'static {
+/// The sensor process, as the tunnel sees it: it carries out accepted commands and says how it
+/// is doing for the heartbeats. Called off the tunnel's thread, so it may block (a store query,
+/// the disk's free space).
+pub trait Appliance: Send + Sync + 'static {
     /// Does `command`; the error says why it failed, for the analyst.
     fn execute(&self, command: &Command) -> Result<Executed, String>;
+
+    /// Capture, store and disk figures for the next heartbeat (the tunnel adds the backlog).
+    fn health(&self) -> Health;
 }
 
 /// A command the gate refused.

@@ -6,7 +6,7 @@
 //! | `offline.rs` | offline enrollment: the request file, the bundle installed |
 //! | `dial.rs` | reaching the hub: directly or through an HTTP proxy (`CONNECT`) |
 //! | `outbox.rs` | [`Outbox`]: alerts on disk until the hub acknowledges them, critical first |
-//! | `commands.rs` | [`Gate`]: commands from the hub checked (signature, sensor, expiry, replay) before an [`Executor`] acts |
+//! | `commands.rs` | [`Gate`]: commands from the hub checked (signature, sensor, expiry, replay) before the [`Appliance`] acts |
 //! | `client.rs` | [`SyncHandle`]: the outbound mTLS tunnel, exactly-once delivery, backoff |
 //!
 //! The sensor opens no listening socket for any of this.
@@ -21,7 +21,7 @@ mod offline;
 mod outbox;
 
 pub use client::{BATCH, STALL, SyncHandle, SyncStats, WINDOW};
-pub use commands::{Executed, Executor, Gate, Refusal};
+pub use commands::{Appliance, Executed, Gate, Refusal};
 pub use dial::Proxy;
 pub use identity::{HubInfo, Identity, enroll, enroll_via};
 pub use offline::{install_bundle, offline_request};

@@ -381,6 +381,7 @@ async fn sensors(State(api): State<Api>) -> Response {
                         "id": s.id, "tenant": s.tenant, "site": s.site, "revoked": s.revoked,
                         "software": s.software, "last_seen": s.last_seen, "enrolled": s.enrolled,
                         "health": {
+                            "heartbeat_at": s.heartbeat_at, "rx_packets_per_sec": s.rx_rate,
                             "rx_packets": s.health.rx_packets, "kernel_drops": s.health.kernel_drops,
                             "backlog": s.health.backlog, "backlog_age_secs": s.health.backlog_age_secs,
                             "store_bytes": s.health.store_bytes, "disk_free_bytes": s.health.disk_free_bytes,

@@ -59,6 +59,10 @@ pub struct SensorRecord {
     pub last_seen: u64,
     /// Its last heartbeat.
     pub health: Health,
+    /// Unix seconds of its last heartbeat.
+    pub heartbeat_at: u64,
+    /// Frames per second captured between its last two heartbeats.
+    pub rx_rate: f64,
 }
 
 impl SensorRecord {
@@ -215,6 +219,19 @@ impl Db {
             postcard::to_stdvec(&rec).ok()
         })?;
         Ok(())
+    }
+
+    /// Records a heartbeat of `sensor`.
+    pub fn heartbeat(&self, sensor: &str, health: &Health) -> anyhow::Result<()> {
+        let at = now();
+        self.update_sensor(sensor, |s| {
+            if s.heartbeat_at > 0 && at > s.heartbeat_at {
+                s.rx_rate = health.rx_packets.saturating_sub(s.health.rx_packets) as f64 / (at - s.heartbeat_at) as f64;
+            }
+            s.heartbeat_at = at;
+            s.last_seen = at;
+            s.health = health.clone();
+        })
     }
 
     /// Records a renewed certificate of `sensor` (valid beside the current one until used).

@@ -75,15 +75,8 @@ enum Command {
     /// Sign an offline enrollment request (a file from `sensor enroll-offline request`) and
     /// write the bundle to carry back to the appliance.
     EnrollOffline {
-        /// The running hub's data directory.
-        #[arg(long)]
-        data: PathBuf,
-        /// Tenant (customer).
-        #[arg(long)]
-        tenant: String,
-        /// Site.
-        #[arg(long)]
-        site: String,
+        #[command(flatten)]
+        at: Placement,
         /// HOST:PORT the sensor will sync to.
         #[arg(long)]
         hub: String,
@@ -99,6 +92,20 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+}
+
+/// A running hub, and the tenant and site a sensor belongs to.
+#[derive(clap::Args)]
+struct Placement {
+    /// The running hub's data directory.
+    #[arg(long)]
+    data: PathBuf,
+    /// Tenant (customer).
+    #[arg(long)]
+    tenant: String,
+    /// Site.
+    #[arg(long)]
+    site: String,
 }
 
 #[derive(Subcommand)]
@@ -118,15 +125,8 @@ enum UserCommand {
 enum TokenCommand {
     /// Create a one-time enrollment token and print it.
     Create {
-        /// The running hub's data directory.
-        #[arg(long)]
-        data: PathBuf,
-        /// Tenant (customer).
-        #[arg(long)]
-        tenant: String,
-        /// Site.
-        #[arg(long)]
-        site: String,
+        #[command(flatten)]
+        at: Placement,
         /// Validity, e.g. 24h.
         #[arg(long, default_value = "24h")]
         ttl: String,
@@ -156,13 +156,12 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Serve { data, listen, api, names, config, sensor_cert_validity } => load_config(config.as_deref())
             .and_then(|cfg| run_server(&data, &listen, &api, &names, &cfg, sensor_cert_validity)),
-        Command::Token { command: TokenCommand::Create { data, tenant, site, ttl } } => {
-            let body = serde_json::json!({"tenant": tenant, "site": site, "ttl": ttl});
-            call(&data, "POST", "/api/v1/tokens", Some(body)).map(|v| println!("{}", v["token"].as_str().unwrap_or("")))
+        Command::Token { command: TokenCommand::Create { at, ttl } } => {
+            let body = serde_json::json!({"tenant": at.tenant, "site": at.site, "ttl": ttl});
+            call(&at.data, "POST", "/api/v1/tokens", Some(body))
+                .map(|v| println!("{}", v["token"].as_str().unwrap_or("")))
         }
-        Command::EnrollOffline { data, tenant, site, hub, request, out } => {
-            enroll_offline(&data, &tenant, &site, &hub, &request, &out)
-        }
+        Command::EnrollOffline { at, hub, request, out } => enroll_offline(&at, &hub, &request, &out),
         Command::CaFingerprint { data } => {
             call(&data, "GET", "/api/v1/ca", None).map(|v| println!("{}", v["sha256"].as_str().unwrap_or("")))
         }
@@ -216,7 +215,8 @@ fn alerts(data: &Path, tenant: Option<&str>, format: &str) -> anyhow::Result<()>
     }
 }
 
-fn enroll_offline(data: &Path, tenant: &str, site: &str, hub: &str, request: &Path, out: &Path) -> anyhow::Result<()> {
+fn enroll_offline(at: &Placement, hub: &str, request: &Path, out: &Path) -> anyhow::Result<()> {
+    let Placement { data, tenant, site } = at;
     let text = std::fs::read_to_string(request).with_context(|| format!("cannot read {}", request.display()))?;
     let request: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{}: not a request file", request.display()))?;

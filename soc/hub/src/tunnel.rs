@@ -78,6 +78,8 @@ impl Hub {
             software: String::new(),
             last_seen: now(),
             health: Default::default(),
+            heartbeat_at: 0,
+            rx_rate: 0.0,
         };
         self.db.add_sensor(&sensor)?;
         eprintln!("soc-hub: enrolled {id} for tenant {tenant} site {site}");
@@ -326,10 +328,7 @@ async fn sensor_session(mut stream: Stream, hub: &Hub, cert_fp: &str) -> anyhow:
                         }
                         acks.extend(items.iter().map(|i| i.seq));
                     }
-                    Ok(Some(Up::Heartbeat(health))) => hub.db.update_sensor(&sensor.id, |s| {
-                        s.health = health.clone();
-                        s.last_seen = now();
-                    })?,
+                    Ok(Some(Up::Heartbeat(health))) => hub.db.heartbeat(&sensor.id, &health)?,
                     Ok(Some(Up::Renew { csr_der })) => {
                         let cert = match hub.ca.sign_sensor(&csr_der, &sensor.id) {
                             Ok(c) => c,

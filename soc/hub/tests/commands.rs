@@ -10,12 +10,12 @@ mod common;
 
 use common::{enrolled, runtime};
 use ed25519_dalek::SigningKey;
-use sensor_sync::{Executed, Executor, Outbox, SyncHandle};
+use sensor_sync::{Appliance, Executed, Outbox, SyncHandle};
 use soc_hub::ca::Ca;
 use soc_hub::commands::Signer;
 use soc_hub::db::Db;
 use soc_hub::tunnel::{Hub, tls_config};
-use soc_protocol::{Command, CommandBody, CommandStatus, Down, SignedCommand, Up, read_frame, write_frame};
+use soc_protocol::{Command, CommandBody, CommandStatus, Down, Health, SignedCommand, Up, read_frame, write_frame};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,11 @@ struct Recorder {
 
 const PCAPNG: &[u8] = b"\x0a\x0d\x0d\x0a pretend pcapng";
 
-impl Executor for Recorder {
+impl Appliance for Recorder {
+    fn health(&self) -> Health {
+        Health { rx_packets: 1234, kernel_drops: 5, store_bytes: 6789, disk_free_bytes: 1 << 30, ..Health::default() }
+    }
+
     fn execute(&self, command: &Command) -> Result<Executed, String> {
         self.seen.lock().unwrap().push(command.clone());
         match command {
@@ -99,6 +103,14 @@ fn commands_issued_through_the_api_are_carried_out_and_evidence_comes_back() {
     );
     assert_eq!(status, 404);
     hub.wait_log(&format!("command {offline}: Done"));
+
+    // The heartbeat carried what the appliance reported, and the tunnel's backlog.
+    let (_, sensors) = hub.api("GET", "/api/v1/sensors", &admin, None);
+    let sensors: Vec<serde_json::Value> = serde_json::from_str(&sensors).unwrap();
+    let health = &sensors.iter().find(|s| s["id"] == id.as_str()).unwrap()["health"];
+    assert_eq!((health["rx_packets"].as_u64(), health["kernel_drops"].as_u64()), (Some(1234), Some(5)), "{health}");
+    assert_eq!((health["store_bytes"].as_u64(), health["backlog"].as_u64()), (Some(6789), Some(0)), "{health}");
+    assert!(health["heartbeat_at"].as_u64().unwrap() > 0);
 }
 
 #[test]
