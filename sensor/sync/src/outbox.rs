@@ -1,9 +1,11 @@
 //! [`Outbox`]: alerts waiting for the hub's acknowledgement, on disk (sled, `DIR/outbox`).
 //!
 //! Each alert gets the next sequence number of the sensor (sled's persistent id generator:
-//! increasing, never reused, even across crashes) and is stored under `(class, seq)`, class 0
-//! for critical alerts and 1 for the rest, so that reading the queue in key order hands out
-//! critical alerts ahead of any backlog. An alert is made durable before [`Outbox::push`]
+//! increasing, never reused, even across crashes) and is stored in the tree `alerts` under
+//! `(class, seq)`, class 0 for critical alerts and 1 for the rest, so that reading the queue in
+//! key order hands out critical alerts ahead of any backlog. The value is the Unix second it was
+//! queued (8 bytes, big-endian: the backlog's age) followed by the alert's JSON. (An outbox of
+//! the first layout, trees `queue` and `queued`, is moved into this one when opened.) An alert is made durable before [`Outbox::push`]
 //! returns, and deleted only when the hub acknowledged it ([`Outbox::remove`]): a crash in
 //! between sends it again, and the hub, keyed by (sensor, sequence), stores it once.
 
@@ -23,9 +25,10 @@ const NORMAL: u8 = 1;
 pub struct Outbox {
     db: sled::Db,
     queue: sled::Tree,
-    /// Unix seconds each alert was queued, by key (for the backlog's age).
-    queued: sled::Tree,
 }
+
+/// Bytes before the JSON in a queued value: when it was queued.
+const STAMP: usize = 8;
 
 fn key(class: u8, seq: u64) -> [u8; 9] {
     let mut k = [0; 9];
@@ -46,7 +49,27 @@ impl Outbox {
     /// Opens (or creates) the outbox in `dir/outbox`.
     pub fn open(dir: &Path) -> Result<Outbox, SyncError> {
         let db = sled::open(dir.join("outbox"))?;
-        Ok(Outbox { queue: db.open_tree("queue")?, queued: db.open_tree("queued")?, db })
+        let outbox = Outbox { queue: db.open_tree("alerts")?, db };
+        outbox.migrate()?;
+        Ok(outbox)
+    }
+
+    /// Moves the alerts of the first layout (JSON in `queue`, times in `queued`) into `alerts`.
+    fn migrate(&self) -> Result<(), SyncError> {
+        let names = self.db.tree_names();
+        if !names.iter().any(|n| n.as_ref() == b"queue") {
+            return Ok(());
+        }
+        let (old, times) = (self.db.open_tree("queue")?, self.db.open_tree("queued")?);
+        for entry in old.iter() {
+            let (k, json) = entry?;
+            let at = times.get(&k)?.map_or([0; STAMP], |t| t.as_ref().try_into().unwrap_or([0; STAMP]));
+            self.queue.insert(k, [&at[..], &json].concat())?;
+        }
+        self.db.flush()?;
+        self.db.drop_tree("queue")?;
+        self.db.drop_tree("queued")?;
+        Ok(())
     }
 
     /// Another tree of the outbox's database (the sensor's tunnel state).
@@ -71,8 +94,7 @@ impl Outbox {
     fn insert(&self, json: &str, critical: bool) -> Result<u64, SyncError> {
         let seq = self.db.generate_id()?;
         let k = key(if critical { CRITICAL } else { NORMAL }, seq);
-        self.queue.insert(k, json.as_bytes())?;
-        self.queued.insert(k, &now().to_be_bytes())?;
+        self.queue.insert(k, [&now().to_be_bytes()[..], json.as_bytes()].concat())?;
         Ok(seq)
     }
 
@@ -82,7 +104,8 @@ impl Outbox {
     pub fn next(&self, skip: &HashSet<u64>, cursor: &mut Option<u64>, max: usize) -> Result<Vec<AlertItem>, SyncError> {
         let mut out = Vec::new();
         let item = |(k, v): (sled::IVec, sled::IVec)| {
-            seq_of(&k).map(|seq| AlertItem { seq, json: String::from_utf8_lossy(&v).into_owned() })
+            let json = v.get(STAMP..).unwrap_or_default();
+            seq_of(&k).map(|seq| AlertItem { seq, json: String::from_utf8_lossy(json).into_owned() })
         };
         for entry in self.queue.range(key(CRITICAL, 0)..key(NORMAL, 0)) {
             match item(entry?) {
@@ -110,16 +133,14 @@ impl Outbox {
         Ok(out)
     }
 
-    /// Deletes acknowledged alerts (absent ones are ignored: acknowledged twice), in one batch.
+    /// Deletes acknowledged alerts (absent ones are ignored: acknowledged twice). Most are
+    /// not critical, so that class is tried first.
     pub fn remove(&self, seqs: &[u64]) -> Result<(), SyncError> {
-        let mut batch = sled::Batch::default();
         for &seq in seqs {
-            for class in [CRITICAL, NORMAL] {
-                batch.remove(&key(class, seq));
+            if self.queue.remove(key(NORMAL, seq))?.is_none() {
+                self.queue.remove(key(CRITICAL, seq))?;
             }
         }
-        self.queue.apply_batch(batch.clone())?;
-        self.queued.apply_batch(batch)?;
         Ok(())
     }
 
@@ -147,8 +168,8 @@ impl Outbox {
     /// backlog.
     pub fn oldest_age_secs(&self) -> u64 {
         let first = |class: u8| {
-            let (_, v) = self.queued.range(key(class, 0)..=key(class, u64::MAX)).next()?.ok()?;
-            Some(u64::from_be_bytes(v.as_ref().try_into().ok()?))
+            let (_, v) = self.queue.range(key(class, 0)..=key(class, u64::MAX)).next()?.ok()?;
+            Some(u64::from_be_bytes(v.get(..STAMP)?.try_into().ok()?))
         };
         [first(CRITICAL), first(NORMAL)].into_iter().flatten().min().map_or(0, |t| now().saturating_sub(t))
     }
@@ -190,5 +211,22 @@ mod tests {
         let outbox = Outbox::open(dir.path()).unwrap();
         assert_eq!(outbox.next(&HashSet::new(), &mut None, 10).unwrap()[0].seq, b);
         assert!(outbox.push("{}", false).unwrap() > d);
+    }
+
+    #[test]
+    fn an_outbox_of_the_first_layout_is_moved_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::open(dir.path().join("outbox")).unwrap();
+            let (queue, queued) = (db.open_tree("queue").unwrap(), db.open_tree("queued").unwrap());
+            queue.insert(key(NORMAL, 7), b"{\"n\":7}".as_slice()).unwrap();
+            queued.insert(key(NORMAL, 7), &1_000u64.to_be_bytes()).unwrap();
+            db.flush().unwrap();
+        }
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let items = outbox.next(&HashSet::new(), &mut None, 10).unwrap();
+        assert_eq!((items[0].seq, items[0].json.as_str()), (7, "{\"n\":7}"));
+        assert!(outbox.oldest_age_secs() > 1_000_000, "queued at Unix second 1000");
+        assert!(!outbox.db.tree_names().iter().any(|n| n.as_ref() == b"queue"));
     }
 }

@@ -18,6 +18,7 @@
 
 use crate::triage::{Action, AuditEntry, Sla, Status, Triage, User, mean, rank};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use soc_protocol::{AlertItem, Health};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -102,6 +103,18 @@ pub struct Db {
     pub(crate) commands: sled::Tree,
     pub(crate) attachments: sled::Tree,
     exports: soc_siem::Queues,
+}
+
+/// An alert as the hub stores it (JSON): where it came from, and the sensor's alert.
+#[derive(Serialize)]
+struct Stored<'a> {
+    sensor_id: &'a str,
+    tenant: &'a str,
+    site: &'a str,
+    seq: u64,
+    received: u64,
+    software: &'a str,
+    alert: &'a RawValue,
 }
 
 /// Now, Unix seconds.
@@ -262,12 +275,25 @@ impl Db {
     pub fn store_alerts(&self, sensor: &SensorRecord, items: &[AlertItem]) -> anyhow::Result<()> {
         let received = now();
         for item in items {
-            let alert: serde_json::Value =
-                serde_json::from_str(&item.json).unwrap_or_else(|_| serde_json::Value::String(item.json.clone()));
-            let stored = serde_json::json!({
-                "sensor_id": sensor.id, "tenant": sensor.tenant, "site": sensor.site,
-                "seq": item.seq, "received": received, "software": sensor.software, "alert": alert,
-            });
+            // The alert goes in as it came (checked to be JSON, not parsed into a tree and
+            // written again: this is the ingest's inner loop); anything else as a JSON string.
+            let fallback;
+            let alert: &RawValue = match serde_json::from_str(&item.json) {
+                Ok(raw) => raw,
+                Err(_) => {
+                    fallback = RawValue::from_string(serde_json::to_string(&item.json)?)?;
+                    &fallback
+                }
+            };
+            let stored = Stored {
+                sensor_id: &sensor.id,
+                tenant: &sensor.tenant,
+                site: &sensor.site,
+                seq: item.seq,
+                received,
+                software: &sensor.software,
+                alert,
+            };
             let value = serde_json::to_vec(&stored)?;
             // Absent: store, and queue for the SIEMs; present: a duplicate, stored before.
             let key = sensor_key(&sensor.id, item.seq);

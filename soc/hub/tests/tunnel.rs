@@ -77,14 +77,17 @@ fn a_batch_delivered_twice_is_stored_once_and_tenants_come_from_certificates() {
         let batch = Up::Alerts(vec![
             AlertItem { seq: 1, json: "{\"n\":1,\"tenant\":\"other\"}".into() },
             AlertItem { seq: 2, json: "{\"n\":2}".into() },
+            // Not JSON: kept, as a string.
+            AlertItem { seq: 3, json: "not json {".into() },
         ]);
         for _ in 0..2 {
             write_frame(&mut tls, &batch).await.unwrap();
-            assert_eq!(read_frame::<_, Down>(&mut tls).await.unwrap(), Some(Down::Acks(vec![1, 2])));
+            assert_eq!(read_frame::<_, Down>(&mut tls).await.unwrap(), Some(Down::Acks(vec![1, 2, 3])));
         }
     });
     let stored = hub.alerts();
-    assert_eq!(stored.len(), 2);
+    assert_eq!(stored.len(), 3);
+    assert_eq!(stored[2]["alert"], "not json {");
     assert!(stored.iter().all(|a| a["tenant"] == "acme" && a["sensor_id"] == id.as_str()), "{stored:?}");
 }
 
