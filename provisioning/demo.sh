@@ -24,7 +24,7 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 port=$(sed 's/.*://' "$hub_dir/tunnel.addr")
-echo "== a SOC hub on 127.0.0.1:$port (sensors, mutual TLS) and http://$(cat "$hub_dir/api.addr") (analysts); log in $out/hub.log"
+echo "== a SOC hub on 127.0.0.1:$port (sensors, mutual TLS) and https://$(cat "$hub_dir/api.addr") (analysts, the hub CA's certificate); log in $out/hub.log"
 
 token=$("$bin/soc-hub" token create --data "$hub_dir" --tenant demo --site office --ttl 10m)
 fingerprint=$("$bin/soc-hub" ca-fingerprint --data "$hub_dir")

@@ -1,13 +1,16 @@
 //! The HTTP+JSON API (axum) the analysts' tools and `soc-hub`'s own commands use. Every
 //! endpoint but `GET /health` and `POST /api/v1/login` needs `Authorization: Bearer TOKEN`:
 //! the admin token the hub keeps in `DIR/admin.token` (mode 0600), or an analyst's session token
-//! from `login` (valid [`SESSION`]; sessions end when the hub restarts). Administration
+//! from `login` (valid [`SESSION`], kept in the database so they survive a restart of the hub;
+//! `logout` ends one). The API is served over TLS only, with a certificate of the hub's CA
+//! (`DIR/ca.pem` is what clients trust). Administration
 //! (tokens, revocation, accounts, SLAs) needs the admin token.
 //!
 //! | endpoint | what |
 //! |---|---|
 //! | `GET /health` | `ok` |
 //! | `POST /api/v1/login` `{user, password}` | a session token for an analyst |
+//! | `POST /api/v1/logout` | ends the caller's session |
 //! | `GET /api/v1/queue[?tenant=T]` | open alerts, most severe first, then by SLA deadline |
 //! | `POST /api/v1/alerts/{key}/actions` `{action, ...}` | `acknowledge`, `assign {to}`, `escalate {reason}`, `resolve {reason}`, `note {text}` |
 //! | `GET /api/v1/audit` | every action: who, when, what, on what |
@@ -37,9 +40,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use soc_protocol::Command;
 use soc_protocol::offline::{self, OfflineBundle, OfflineRequest};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// How long an analyst's session lasts.
 pub const SESSION: Duration = Duration::from_secs(12 * 3600);
@@ -73,14 +75,13 @@ pub struct Api {
     pub hub: Arc<Hub>,
     /// The admin credential.
     pub admin_token: Arc<String>,
-    /// Analysts' sessions: token → (login, expiry).
-    pub sessions: Arc<Mutex<HashMap<String, (String, Instant)>>>,
 }
 
 /// The router.
 pub fn router(api: Api) -> Router {
     let protected = Router::new()
         .route("/api/v1/tokens", post(create_token))
+        .route("/api/v1/logout", post(logout))
         .route("/api/v1/enroll-offline", post(enroll_offline))
         .route("/api/v1/ca", get(ca))
         .route("/api/v1/exports", get(|State(api): State<Api>| async move { Json(api.hub.exporters.stats()) }))
@@ -123,9 +124,10 @@ async fn authenticate(State(api): State<Api>, mut request: Request, next: Next) 
     let who = if same(given.as_bytes(), api.admin_token.as_bytes()) {
         Some(Who::Admin)
     } else {
-        let mut sessions = api.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        sessions.retain(|_, (_, expires)| *expires > Instant::now());
-        sessions.get(&given).map(|(user, _)| Who::Analyst(user.clone()))
+        match api.hub.db.session(&given) {
+            Ok(user) => user.map(Who::Analyst),
+            Err(e) => return internal(e),
+        }
     };
     let Some(who) = who else {
         return (StatusCode::UNAUTHORIZED, "missing, wrong or expired bearer token\n").into_response();
@@ -155,13 +157,30 @@ async fn login(State(api): State<Api>, Json(req): Json<Login>) -> Response {
         let _ = api.hub.db.audit(&req.user, "login_failed", &req.user, "");
         return (StatusCode::UNAUTHORIZED, "wrong user or password\n").into_response();
     }
-    let token: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
-    api.sessions
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(token.clone(), (req.user.clone(), Instant::now() + SESSION));
+    let token = match api.hub.db.open_session(&req.user, SESSION.as_secs()) {
+        Ok(t) => t,
+        Err(e) => return internal(e),
+    };
     let _ = api.hub.db.audit(&req.user, "login", &req.user, "");
     Json(serde_json::json!({"token": token, "expires_in": SESSION.as_secs()})).into_response()
+}
+
+async fn logout(State(api): State<Api>, Extension(who): Extension<Who>, request: axum::http::HeaderMap) -> Response {
+    let token = request
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if who == Who::Admin {
+        return (StatusCode::BAD_REQUEST, "the admin credential is not a session\n").into_response();
+    }
+    match api.hub.db.close_session(token) {
+        Ok(()) => {
+            let _ = api.hub.db.audit(who.name(), "logout", who.name(), "");
+            Json(serde_json::json!({"logged_out": who.name()})).into_response()
+        }
+        Err(e) => internal(e),
+    }
 }
 
 #[derive(Deserialize)]

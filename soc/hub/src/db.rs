@@ -10,6 +10,7 @@
 //! | `audit` | id (sled's, increasing) | [`AuditEntry`] |
 //! | `tenants` | tenant | its [`Sla`] |
 //! | `users` | login name | [`User`] (argon2id hash) |
+//! | `sessions` | SHA-256 of an analyst's session token (the token itself is never stored) | [`Session`] |
 //! | `commands`, `attachments` | as `alerts`, with the command id | `crate::commands` |
 //! | `export:NAME` | arrival id | key of an alert not yet taken by SIEM destination NAME (`soc_siem::Queues`) |
 //!
@@ -74,6 +75,15 @@ impl SensorRecord {
     }
 }
 
+/// An analyst's session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    /// Who.
+    pub user: String,
+    /// Unix seconds after which it is refused.
+    pub expires: u64,
+}
+
 /// Why a token was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TokenError {
@@ -100,6 +110,7 @@ pub struct Db {
     audit: sled::Tree,
     tenants: sled::Tree,
     users: sled::Tree,
+    sessions: sled::Tree,
     pub(crate) commands: sled::Tree,
     pub(crate) attachments: sled::Tree,
     exports: soc_siem::Queues,
@@ -155,6 +166,7 @@ impl Db {
             audit: db.open_tree("audit")?,
             tenants: db.open_tree("tenants")?,
             users: db.open_tree("users")?,
+            sessions: db.open_tree("sessions")?,
             commands: db.open_tree("commands")?,
             attachments: db.open_tree("attachments")?,
             db,
@@ -422,6 +434,35 @@ impl Db {
     /// Adds or replaces an analyst account.
     pub fn put_user(&self, user: &User) -> anyhow::Result<()> {
         self.users.insert(user.name.as_bytes(), postcard::to_stdvec(user)?)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Opens a session for `user` valid `secs`; its token. Durable on return, so sessions
+    /// survive a restart of the hub.
+    pub fn open_session(&self, user: &str, secs: u64) -> anyhow::Result<String> {
+        let token = random_hex(32);
+        let session = Session { user: user.into(), expires: now() + secs };
+        self.sessions.insert(token_key(&token), postcard::to_stdvec(&session)?)?;
+        self.db.flush()?;
+        Ok(token)
+    }
+
+    /// The user of a session token, if it is open (expired sessions are removed).
+    pub fn session(&self, token: &str) -> anyhow::Result<Option<String>> {
+        let key = token_key(token);
+        let Some(v) = self.sessions.get(&key)? else { return Ok(None) };
+        let session: Session = postcard::from_bytes(&v)?;
+        if session.expires < now() {
+            self.sessions.remove(&key)?;
+            return Ok(None);
+        }
+        Ok(Some(session.user))
+    }
+
+    /// Ends a session.
+    pub fn close_session(&self, token: &str) -> anyhow::Result<()> {
+        self.sessions.remove(token_key(token))?;
         self.db.flush()?;
         Ok(())
     }

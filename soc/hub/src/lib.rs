@@ -8,6 +8,7 @@
 //! | `tunnel.rs` | the sensors' TLS 1.3 endpoint: enrollment, alert ingest, heartbeats, revocation |
 //! | `triage.rs` | the analysts' workflow: SLA queue, actions, audit trail, MTTD/MTTR, accounts |
 //! | `api.rs` | the HTTP+JSON API (admin token or analyst sessions) |
+//! | `https.rs` | the API's TLS listener |
 //! | `main.rs` | `soc-hub serve`, and the commands that talk to a running hub's API |
 
 #![forbid(unsafe_code)]
@@ -16,5 +17,6 @@ pub mod api;
 pub mod ca;
 pub mod commands;
 pub mod db;
+pub mod https;
 pub mod triage;
 pub mod tunnel;

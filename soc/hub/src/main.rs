@@ -8,7 +8,7 @@ use soc_hub::api::{Api, router};
 use soc_hub::ca::{Ca, write_private};
 use soc_hub::commands::Signer;
 use soc_hub::db::Db;
-use soc_hub::tunnel::{Hub, serve, tls_config};
+use soc_hub::tunnel::{Hub, api_tls_config, serve, tls_config};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -277,9 +277,14 @@ fn call(data: &Path, method: &str, path: &str, body: Option<serde_json::Value>) 
         .with_context(|| format!("{}: no admin credential: is a hub serving this directory?", data.display()))?;
     let addr = std::fs::read_to_string(data.join(API_ADDR))
         .with_context(|| format!("{}: no API address: is a hub serving this directory?", data.display()))?;
-    let url = format!("http://{}{path}", addr.trim());
+    let url = format!("https://{}{path}", addr.trim());
     let auth = format!("Bearer {}", token.trim());
-    let agent = ureq::Agent::new_with_config(ureq::Agent::config_builder().http_status_as_error(false).build());
+    // The API's certificate is the hub CA's: that CA, and only it, is trusted.
+    let ca = std::fs::read(data.join("ca.pem")).with_context(|| format!("{}: no ca.pem", data.display()))?;
+    let ca = ureq::tls::Certificate::from_pem(&ca).map_err(|e| anyhow::anyhow!("ca.pem: {e}"))?;
+    let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::new_with_certs(&[ca])).build();
+    let config = ureq::Agent::config_builder().tls_config(tls).http_status_as_error(false).build();
+    let agent = ureq::Agent::new_with_config(config);
     let mut response = match (method, body) {
         ("POST", Some(b)) => agent.post(&url).header("Authorization", &auth).send_json(b),
         ("POST", None) => agent.post(&url).header("Authorization", &auth).send_empty(),
@@ -338,15 +343,25 @@ fn run_server(
         let api =
             tokio::net::TcpListener::bind(api_addr).await.with_context(|| format!("cannot listen on {api_addr}"))?;
         write_private(&data.join(ADMIN_TOKEN), admin_token.as_bytes())?;
-        std::fs::write(data.join(API_ADDR), api.local_addr()?.to_string())?;
+        // What local clients dial: loopback when the API listens on every address.
+        let mut reach = api.local_addr()?;
+        if reach.ip().is_unspecified() {
+            reach.set_ip(if reach.is_ipv4() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
+        }
+        std::fs::write(data.join(API_ADDR), reach.to_string())?;
         std::fs::write(data.join(TUNNEL_ADDR), tunnel.local_addr()?.to_string())?;
         eprintln!(
-            "soc-hub: sensors connect to {} (TLS 1.3, client certificates); API at http://{}; CA sha256 {}",
+            "soc-hub: sensors connect to {} (TLS 1.3, client certificates); API at https://{}; CA sha256 {}",
             tunnel.local_addr()?,
             api.local_addr()?,
             soc_hub::ca::fingerprint(hub.ca.cert_der())
         );
-        let app = router(Api { hub: hub.clone(), admin_token: Arc::new(admin_token), sessions: Default::default() });
+        let app = router(Api { hub: hub.clone(), admin_token: Arc::new(admin_token) });
+        let api = soc_hub::https::TlsListener::new(api, api_tls_config(&hub, names)?)?;
         tokio::select! {
             r = serve(tunnel, hub.clone(), tls) => r,
             r = axum::serve(api, app) => r.map_err(Into::into),

@@ -160,6 +160,16 @@ pub fn tls_config(hub: &Hub, names: &[String]) -> anyhow::Result<rustls::ServerC
         .with_single_cert(chain, key)?)
 }
 
+/// The API's TLS configuration: a server certificate of the hub's CA for `names`, no client
+/// certificates (analysts authenticate with tokens), TLS 1.2 or 1.3.
+pub fn api_tls_config(hub: &Hub, names: &[String]) -> anyhow::Result<rustls::ServerConfig> {
+    let (chain, key) = hub.ca.server_identity(names)?;
+    Ok(rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?)
+}
+
 /// Accepts tunnels until the listener fails.
 pub async fn serve(listener: TcpListener, hub: Arc<Hub>, tls: rustls::ServerConfig) -> anyhow::Result<()> {
     let acceptor = TlsAcceptor::from(Arc::new(tls));

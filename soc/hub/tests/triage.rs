@@ -1,11 +1,12 @@
-//! The analysts' API: accounts and sessions, the queue by severity and SLA deadline, the
-//! actions, the audit trail, MTTD/MTTR, and what an analyst may not do.
+//! The analysts' API: accounts and sessions (which survive a restart of the hub), the queue by
+//! severity and SLA deadline, the actions, the audit trail, MTTD/MTTR, what an analyst may not
+//! do, and HTTPS only.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
 
 mod common;
 
-use common::enrolled;
+use common::{Hub, enrolled};
 use sensor_sync::{Outbox, SyncHandle};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -103,4 +104,34 @@ fn analysts_triage_the_queue_and_every_action_is_audited() {
     assert_eq!(hub.api("PUT", "/api/v1/tenants/acme/sla", &admin, Some(sla)).0, 200);
     let q = queue(&alice);
     assert_eq!(q[0]["deadline"].as_u64().unwrap() - q[0]["received"].as_u64().unwrap(), 60);
+}
+
+#[test]
+fn sessions_survive_a_restart_end_at_logout_and_the_api_speaks_https_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("hub");
+    let hub = Hub::start(&data, "127.0.0.1:0");
+    let password = "correct horse battery";
+    assert_eq!(
+        hub.api("POST", "/api/v1/users", &hub.admin(), Some(json!({"name": "bob", "password": password}))).0,
+        200
+    );
+    let (_, body) = hub.api("POST", "/api/v1/login", "", Some(json!({"user": "bob", "password": password})));
+    let bob = serde_json::from_str::<Value>(&body).unwrap()["token"].as_str().unwrap().to_owned();
+    assert_eq!(hub.api("GET", "/api/v1/queue", &bob, None).0, 200);
+
+    // Plain HTTP gets no answer; a client that does not trust the hub's CA gets no session.
+    let addr = std::fs::read_to_string(data.join("api.addr")).unwrap();
+    let plain = ureq::get(&format!("http://{}/health", addr.trim())).call();
+    assert!(plain.is_err(), "plain HTTP answered: {plain:?}");
+    let other_ca = ureq::get(&format!("https://{}/health", addr.trim())).call();
+    assert!(other_ca.is_err(), "a certificate of the hub's own CA passed the public roots");
+
+    hub.kill();
+    let hub = Hub::start(&data, "127.0.0.1:0");
+    assert_eq!(hub.api("GET", "/api/v1/queue", &bob, None).0, 200, "the session survived the restart");
+    assert_eq!(hub.api("POST", "/api/v1/logout", &bob, None).0, 200);
+    assert_eq!(hub.api("GET", "/api/v1/queue", &bob, None).0, 401, "logged out");
+    let (_, audit) = hub.api("GET", "/api/v1/audit", &hub.admin(), None);
+    assert!(audit.contains("\"logout\""), "{audit}");
 }

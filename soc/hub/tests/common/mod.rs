@@ -84,8 +84,10 @@ impl Hub {
     /// One API call with `token` (an admin or session token); the status and the body.
     pub fn api(&self, method: &str, path: &str, token: &str, body: Option<serde_json::Value>) -> (u16, String) {
         let addr = std::fs::read_to_string(self.data.join("api.addr")).unwrap();
-        let url = format!("http://{}{path}", addr.trim());
-        let agent = ureq::Agent::new_with_config(ureq::Agent::config_builder().http_status_as_error(false).build());
+        let url = format!("https://{}{path}", addr.trim());
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder().tls_config(self.api_tls()).http_status_as_error(false).build(),
+        );
         let auth = format!("Bearer {token}");
         let mut r = match (method, body) {
             ("POST", Some(b)) => agent.post(&url).header("Authorization", &auth).send_json(b),
@@ -95,6 +97,12 @@ impl Hub {
         }
         .unwrap();
         (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    }
+
+    /// Trusting the hub's CA, and only it.
+    pub fn api_tls(&self) -> ureq::tls::TlsConfig {
+        let ca = ureq::tls::Certificate::from_pem(&std::fs::read(self.data.join("ca.pem")).unwrap()).unwrap();
+        ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::new_with_certs(&[ca])).build()
     }
 
     /// The admin credential.
