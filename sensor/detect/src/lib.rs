@@ -169,6 +169,17 @@ impl Detectors {
         }
     }
 
+    /// Applies new settings at once. The detectors' counts and cooldowns start over (a change
+    /// of thresholds under way would judge old counts by new rules); the indicators loaded, the
+    /// MAC addresses learned, the alert ids and the counters stay.
+    pub fn reconfigure(&mut self, cfg: &DetectConfig) {
+        self.enabled = cfg.enabled;
+        self.dns = dns::DnsDetectors::new(cfg);
+        self.resolvers = resolvers::Resolvers::new(cfg);
+        self.scans = scan::Scans::new(&cfg.scan, cfg.max_tracked);
+        self.intel = self.intel.reconfigured(cfg.cooldown, cfg.max_tracked);
+    }
+
     /// Looks at a DNS transaction.
     pub fn dns(&mut self, seen: &DnsSeen<'_>, sink: &mut dyn AlertSink) {
         if !self.enabled {

@@ -372,3 +372,27 @@ fn a_scanner_idle_longer_than_the_window_starts_over() {
     }
     assert!(out.0.is_empty(), "{:?}", out.0);
 }
+
+#[test]
+fn new_settings_apply_at_once() {
+    let mut d = Detectors::new(&DetectConfig::default(), 1);
+    let mut out = Alerts::default();
+    for port in 1..=5 {
+        d.conn(&probe("10.1.0.66", "10.1.0.10", port, 0), &mut out);
+    }
+    assert!(out.0.is_empty());
+    let fewer = DetectConfig {
+        scan: crate::ScanConfig { ports: 3, ..crate::ScanConfig::default() },
+        ..DetectConfig::default()
+    };
+    d.reconfigure(&fewer);
+    for port in 6..=8 {
+        d.conn(&probe("10.1.0.66", "10.1.0.10", port, 0), &mut out);
+    }
+    assert_eq!(out.0.len(), 1, "three ports now make a scan: {:?}", out.0);
+    d.reconfigure(&DetectConfig { enabled: false, ..DetectConfig::default() });
+    for port in 9..=30 {
+        d.conn(&probe("10.1.0.66", "10.1.0.11", port, 0), &mut out);
+    }
+    assert_eq!(out.0.len(), 1, "disabled");
+}

@@ -166,6 +166,9 @@ impl RunArgs {
         cfg.evidence.filters.extend(self.evidence_filters);
         EvidenceFilter::parse(&cfg.evidence.filters).map_err(anyhow::Error::msg)?;
         let store = (!self.no_store).then(|| self.store.unwrap_or_else(|| cfg.store.dir.clone()));
+        if let Some(data) = &self.data {
+            cfg.detect = sensor::sync::with_hub_detect(cfg.detect, data)?;
+        }
         let outputs = Outputs {
             store,
             jsonl: self.out,

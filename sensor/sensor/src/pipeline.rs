@@ -550,6 +550,11 @@ impl<O: RecordSink> Pipeline<O> {
         self.ctx.detect.with(|d| d.set_intel(handle));
     }
 
+    /// Applies new detector settings at once ([`Detectors::reconfigure`]).
+    pub fn reconfigure_detectors(&mut self, cfg: &sensor_detect::DetectConfig) {
+        self.ctx.detect.with(|d| d.reconfigure(cfg));
+    }
+
     /// Feeds `detectors`, shared with other workers, instead of this pipeline's own.
     pub fn share_detectors(&mut self, detectors: Arc<Mutex<Detectors>>) {
         self.ctx.detect = Detect::Shared(detectors);

@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::control::ControlServer;
 use crate::evidence::EvidenceStats;
 use crate::pipeline::Pipeline;
-use crate::sync::{Capturing, WithHub};
+use crate::sync::{RunLink, WithHub};
 use anyhow::Context as _;
 use sensor_capture::{KernelStats, MergedFiles, PacketSource, Poll};
 use sensor_output::{JsonLines, RecordSink, Tee};
@@ -177,14 +177,14 @@ pub fn replay_into<O: RecordSink>(
     uid_seed: u64,
 ) -> anyhow::Result<(Summary, O)> {
     let open = &mut || Ok(Box::new(MergedFiles::open(captures)?) as Box<dyn PacketSource>);
-    Files { open, cfg, uid_seed, feeds: None, progress: false }.run_into(output, &Capturing::default())
+    Files { open, cfg, uid_seed, feeds: None, progress: false }.run_into(output, &RunLink::default())
 }
 
 /// Runs a source, or several, into an output and gives the output back with the summary:
 /// [`Files`] for a replay, `crate::run::Live` for live capture.
 pub trait Runner {
-    /// Runs into `output`, publishing its packet counts in `capturing` as it goes.
-    fn run<O: RecordSink + Send>(self, output: O, capturing: &Capturing) -> anyhow::Result<(Summary, O)>;
+    /// Runs into `output`, publishing its packet counts in `link` as it goes.
+    fn run<O: RecordSink + Send>(self, output: O, link: &RunLink) -> anyhow::Result<(Summary, O)>;
 }
 
 /// Opens the source.
@@ -197,13 +197,14 @@ pub fn drive(runner: impl Runner, cfg: &Config, outputs: &Outputs) -> anyhow::Re
     let started = Instant::now();
     let jsonl = |dir: &Path| JsonLines::create(dir).context("cannot create the output logs");
     let store = outputs.store.as_deref().map(|dir| open_writer(dir, cfg)).transpose()?;
-    let capturing = Arc::new(Capturing::default());
+    let link = Arc::new(RunLink::default());
     let hub = match &outputs.data {
         Some(dir) => {
             let local = crate::sync::Local {
-                feeds: cfg.detect.intel.dir.clone(),
+                data: dir.clone(),
+                detect: std::sync::Mutex::new(cfg.detect.clone()),
                 store: store.as_ref().map(|(writer, _)| writer.store().clone()),
-                capturing: capturing.clone(),
+                link: link.clone(),
             };
             Some(crate::sync::ToHub::start(dir, local)?)
         }
@@ -211,17 +212,17 @@ pub fn drive(runner: impl Runner, cfg: &Config, outputs: &Outputs) -> anyhow::Re
     };
     let mut summary = match (store, &outputs.jsonl) {
         (Some((writer, _control)), None) => {
-            let (mut summary, out) = runner.run(WithHub { inner: writer, hub: hub.clone() }, &capturing)?;
+            let (mut summary, out) = runner.run(WithHub { inner: writer, hub: hub.clone() }, &link)?;
             summary.store = Some(out.inner.write_stats().clone());
             summary
         }
         (Some((writer, _control)), Some(dir)) => {
             let tee = Tee { first: writer, second: jsonl(dir)? };
-            let (mut summary, out) = runner.run(WithHub { inner: tee, hub: hub.clone() }, &capturing)?;
+            let (mut summary, out) = runner.run(WithHub { inner: tee, hub: hub.clone() }, &link)?;
             summary.store = Some(out.inner.first.write_stats().clone());
             summary
         }
-        (None, Some(dir)) => runner.run(WithHub { inner: jsonl(dir)?, hub: hub.clone() }, &capturing)?.0,
+        (None, Some(dir)) => runner.run(WithHub { inner: jsonl(dir)?, hub: hub.clone() }, &link)?.0,
         (None, None) => anyhow::bail!("nothing to write to: give a store or a directory for JSON lines"),
     };
     if let Some(hub) = &hub {
@@ -247,14 +248,14 @@ pub struct Files<'a> {
 }
 
 impl Runner for Files<'_> {
-    fn run<O: RecordSink + Send>(self, output: O, capturing: &Capturing) -> anyhow::Result<(Summary, O)> {
-        self.run_into(output, capturing)
+    fn run<O: RecordSink + Send>(self, output: O, link: &RunLink) -> anyhow::Result<(Summary, O)> {
+        self.run_into(output, link)
     }
 }
 
 impl Files<'_> {
     /// Runs into `output`, which need not be `Send` (one thread).
-    fn run_into<O: RecordSink>(self, output: O, capturing: &Capturing) -> anyhow::Result<(Summary, O)> {
+    fn run_into<O: RecordSink>(self, output: O, link: &RunLink) -> anyhow::Result<(Summary, O)> {
         let Files { open, cfg, uid_seed, feeds, progress } = self;
         let started = Instant::now();
         let mut source = open()?;
@@ -269,7 +270,10 @@ impl Files<'_> {
                 pipeline.capture_anomaly(&anomaly);
             }
             pipeline.tick(Instant::now());
-            capturing.publish(pipeline.stats().frames, 0);
+            link.publish(pipeline.stats().frames, 0);
+            if let Some(detect) = link.take_detect() {
+                pipeline.reconfigure_detectors(&detect);
+            }
             if let Some(e) = pipeline.take_error() {
                 return Err(e).context("writing records failed");
             }

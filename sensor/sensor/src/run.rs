@@ -21,7 +21,7 @@ use crate::config::{CaptureMethod, Config};
 use crate::metrics::{Published, WorkerView, XdpView};
 use crate::pipeline::{Bypass, Pipeline};
 use crate::replay::{Outputs, Runner, Summary, drive, summarise};
-use crate::sync::Capturing;
+use crate::sync::RunLink;
 use anyhow::Context as _;
 use sensor_capture::{
     AfPacketSource, AfXdpSource, BypassTable, KernelStats, MAX_RX_QUEUES, PacketSource, Poll, XdpHandles, XdpProgram,
@@ -113,7 +113,7 @@ fn open_interface(iface: &str, cfg: &Config) -> anyhow::Result<(Option<XdpProgra
         CaptureMethod::Auto => match open_afxdp(iface, cfg) {
             Ok(opened) => Some(opened),
             Err(e) => {
-                eprintln!("sensor: {iface}: AF_XDP is not available ({e:#}); capturing with AF_PACKET instead");
+                eprintln!("sensor: {iface}: AF_XDP is not available ({e:#}); link with AF_PACKET instead");
                 None
             }
         },
@@ -141,7 +141,7 @@ fn open_interface(iface: &str, cfg: &Config) -> anyhow::Result<(Option<XdpProgra
         workers.push(Worker { iface: iface.into(), queue, source: Box::new(source), bypass: None });
     }
     eprintln!(
-        "sensor: capturing on {iface} with AF_PACKET ({count} socket{}, TPACKET_V3 ring of {} x {} KiB, promiscuous); \
+        "sensor: link on {iface} with AF_PACKET ({count} socket{}, TPACKET_V3 ring of {} x {} KiB, promiscuous); \
          SIGINT or SIGTERM stops",
         if count > 1 { "s with fanout" } else { "" },
         ring.blocks,
@@ -172,7 +172,7 @@ fn open_afxdp(iface: &str, cfg: &Config) -> anyhow::Result<(XdpProgram, Vec<Work
         workers.push(Worker { iface: iface.into(), queue, source: Box::new(source), bypass });
     }
     eprintln!(
-        "sensor: capturing on {iface} with AF_XDP ({} XDP, {queues} queue{}, {} mode, {} frames of {} bytes per \
+        "sensor: link on {iface} with AF_XDP ({} XDP, {queues} queue{}, {} mode, {} frames of {} bytes per \
          socket, promiscuous); SIGINT or SIGTERM stops",
         program.mode().name(),
         if queues == 1 { "" } else { "s" },
@@ -214,7 +214,7 @@ struct Live<'a> {
 }
 
 impl Runner for Live<'_> {
-    fn run<O: RecordSink + Send>(self, output: O, capturing: &Capturing) -> anyhow::Result<(Summary, O)> {
+    fn run<O: RecordSink + Send>(self, output: O, link: &RunLink) -> anyhow::Result<(Summary, O)> {
         let Live { workers, interfaces, cfg, uid_seed, feeds, stop, published } = self;
         let started = Instant::now();
         let shared = Shared::new(output);
@@ -248,7 +248,7 @@ impl Runner for Live<'_> {
                 }
             }
             let watch =
-                Watch { interfaces, views: &views, detectors: &detectors, cfg, stop, published: &published, capturing };
+                Watch { interfaces, views: &views, detectors: &detectors, cfg, stop, published: &published, link };
             monitor(&handles, &watch, &shared);
             // One worker failing stops them all.
             stop.store(true, Ordering::Relaxed);
@@ -287,12 +287,12 @@ struct Watch<'a> {
     /// The Prometheus page.
     published: &'a Published,
     /// The heartbeats' figures.
-    capturing: &'a Capturing,
+    link: &'a RunLink,
 }
 
 /// Watches the workers until a signal (or one of them ends), publishing the counters.
 fn monitor<O: RecordSink, T>(workers: &[std::thread::ScopedJoinHandle<'_, T>], watch: &Watch<'_>, out: &Shared<O>) {
-    let Watch { interfaces, views, detectors, cfg, stop, published, capturing } = *watch;
+    let Watch { interfaces, views, detectors, cfg, stop, published, link } = *watch;
     let (mut last_publish, mut last_stats) = (Instant::now(), Instant::now());
     while !stop.load(Ordering::Relaxed) && !workers.iter().any(|h| h.is_finished()) {
         std::thread::sleep(MONITOR_EVERY);
@@ -305,10 +305,13 @@ fn monitor<O: RecordSink, T>(workers: &[std::thread::ScopedJoinHandle<'_, T>], w
         let snapshot: Vec<WorkerView> =
             views.iter().map(|v| v.lock().unwrap_or_else(|e| e.into_inner()).clone()).collect();
         let records = out.stats();
+        if let Some(detect) = link.take_detect() {
+            detectors.lock().unwrap_or_else(|e| e.into_inner()).reconfigure(&detect);
+        }
         if publish {
             last_publish = now;
             let rx = snapshot.iter().map(|w| w.pipeline.frames).sum();
-            capturing.publish(rx, snapshot.iter().filter_map(|w| w.kernel).map(|k| k.dropped()).sum());
+            link.publish(rx, snapshot.iter().filter_map(|w| w.kernel).map(|k| k.dropped()).sum());
             let detect = detectors.lock().unwrap_or_else(|e| e.into_inner()).stats();
             published.set(crate::metrics::render(&snapshot, &xdp_counters(interfaces), records, detect));
         }

@@ -6,8 +6,9 @@
 //! Commands the hub signed come back down the tunnel; [`Local`] carries them out in this
 //! process: a feed file written into the feeds directory (the feeds watcher loads it), a flow's
 //! evidence packets read from the store this process writes. It also fills the heartbeats:
-//! what the capture published in [`Capturing`], the store's size and the disk's free space.
+//! what the capture published in [`RunLink`], the store's size and the disk's free space.
 
+use sensor_detect::DetectConfig;
 use sensor_output::{
     Alert, ConnRecord, DnsRecordLine, EvidenceRecord, OutputError, OutputStats, RecordSink, WeirdRecord,
 };
@@ -16,6 +17,7 @@ use sensor_sync::{Appliance, Executed, Outbox, SyncHandle};
 use soc_protocol::{Command, Health};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -104,32 +106,71 @@ const MAX_FEED_NAME: usize = 128;
 /// frame minus this fails, saying so, instead of breaking the tunnel.
 const RESULT_OVERHEAD: usize = 4096;
 
-/// What the capture publishes as it goes (a replay after each batch, live capture every
-/// second), for the heartbeats.
+/// What the running capture and the tunnel share: the packet counts the capture publishes as
+/// it goes (a replay after each batch, live capture every second), for the heartbeats; and
+/// detector settings the hub pushed, for the capture to apply.
 #[derive(Debug, Default)]
-pub struct Capturing {
+pub struct RunLink {
     /// Frames received, all interfaces and queues.
     pub rx_packets: AtomicU64,
     /// Frames the kernel lost for want of room.
     pub kernel_drops: AtomicU64,
+    /// New detector settings not yet applied.
+    detect: Mutex<Option<DetectConfig>>,
 }
 
-impl Capturing {
+impl RunLink {
     /// Publishes the totals.
     pub fn publish(&self, rx_packets: u64, kernel_drops: u64) {
         self.rx_packets.store(rx_packets, Ordering::Relaxed);
         self.kernel_drops.store(kernel_drops, Ordering::Relaxed);
     }
+
+    /// Hands new detector settings to the capture.
+    pub fn push_detect(&self, cfg: DetectConfig) {
+        *self.detect.lock().unwrap_or_else(|e| e.into_inner()) = Some(cfg);
+    }
+
+    /// New detector settings, once.
+    pub fn take_detect(&self) -> Option<DetectConfig> {
+        self.detect.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
 }
 
 /// The sensor process as the tunnel sees it.
 pub struct Local {
-    /// The feeds directory (`[detect.intel] dir`), if any.
-    pub feeds: Option<PathBuf>,
+    /// The enrolled data directory (where settings from the hub are kept).
+    pub data: PathBuf,
+    /// The detector settings in force (their `intel` part is never changed from the hub).
+    pub detect: Mutex<DetectConfig>,
     /// The store this process writes, if any.
     pub store: Option<Store>,
-    /// What the capture publishes.
-    pub capturing: Arc<Capturing>,
+    /// What the capture publishes and applies.
+    pub link: Arc<RunLink>,
+}
+
+/// Where a sensor keeps the detector settings the hub pushed, in its data directory.
+pub const HUB_DETECT_FILE: &str = "detect.toml";
+
+/// `cfg` with the detector settings the hub pushed to `data` earlier, if any (their `intel`
+/// part stays the configuration's).
+pub fn with_hub_detect(mut cfg: DetectConfig, data: &Path) -> anyhow::Result<DetectConfig> {
+    let path = data.join(HUB_DETECT_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(cfg) };
+    let intel = cfg.intel.clone();
+    cfg = parse_detect(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    cfg.intel = intel;
+    eprintln!("sensor: detector settings from the SOC hub ({}) replace [detect]", path.display());
+    Ok(cfg)
+}
+
+/// Detector settings as the hub sends them: `[detect]` keys as TOML, no `intel` table.
+fn parse_detect(text: &str) -> Result<DetectConfig, String> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| format!("not TOML: {e}"))?;
+    if table.contains_key("intel") {
+        return Err("the intel table is not changed from the hub (feeds come as intel_feed commands)".into());
+    }
+    toml::from_str(text).map_err(|e| format!("not detector settings: {e}"))
 }
 
 /// A plain file name with a feed's extension: no path, no hidden file.
@@ -151,7 +192,8 @@ fn check_feed_name(name: &str) -> Result<(), String> {
 impl Local {
     fn install_feed(&self, name: &str, content: &[u8]) -> Result<Executed, String> {
         use std::io::Write as _;
-        let dir = self.feeds.as_ref().ok_or("no feeds directory configured ([detect.intel] dir)")?;
+        let dir = self.detect.lock().unwrap_or_else(|e| e.into_inner()).intel.dir.clone();
+        let dir = dir.ok_or("no feeds directory configured ([detect.intel] dir)")?;
         check_feed_name(name)?;
         let (path, tmp) = (dir.join(name), dir.join(format!(".{name}.tmp")));
         let write = || -> std::io::Result<()> {
@@ -162,6 +204,29 @@ impl Local {
         };
         write().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         let detail = format!("wrote {} ({} bytes); the feeds watcher loads it", path.display(), content.len());
+        Ok(Executed { detail, attachment: Vec::new() })
+    }
+
+    fn detect_config(&self, text: &str) -> Result<Executed, String> {
+        let mut cfg = parse_detect(text)?;
+        let mut current = self.detect.lock().unwrap_or_else(|e| e.into_inner());
+        cfg.intel = current.intel.clone();
+        let path = self.data.join(HUB_DETECT_FILE);
+        let tmp = self.data.join(format!("{HUB_DETECT_FILE}.new"));
+        let write = || -> std::io::Result<()> {
+            use std::io::Write as _;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        };
+        write().map_err(|e| format!("cannot keep the settings in {}: {e}", path.display()))?;
+        self.link.push_detect(cfg.clone());
+        *current = cfg;
+        let detail = format!(
+            "detector settings applied (their counts start over) and kept in {} for the next start",
+            path.display()
+        );
         Ok(Executed { detail, attachment: Vec::new() })
     }
 
@@ -183,14 +248,15 @@ impl Appliance for Local {
         match command {
             Command::IntelFeed { name, content } => self.install_feed(name, content),
             Command::Evidence { uid } => self.evidence(uid),
+            Command::DetectConfig { toml } => self.detect_config(toml),
         }
     }
 
     fn health(&self) -> Health {
         let store = self.store.as_ref();
         Health {
-            rx_packets: self.capturing.rx_packets.load(Ordering::Relaxed),
-            kernel_drops: self.capturing.kernel_drops.load(Ordering::Relaxed),
+            rx_packets: self.link.rx_packets.load(Ordering::Relaxed),
+            kernel_drops: self.link.kernel_drops.load(Ordering::Relaxed),
             store_bytes: store.and_then(|s| s.footprint().ok()).unwrap_or(0),
             disk_free_bytes: store.and_then(Store::disk_free).unwrap_or(0),
             ..Health::default()
@@ -201,6 +267,30 @@ impl Appliance for Local {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn local(data: &Path, detect: DetectConfig) -> Local {
+        Local { data: data.to_owned(), detect: Mutex::new(detect), store: None, link: Arc::default() }
+    }
+
+    #[test]
+    fn detector_settings_from_the_hub_apply_are_kept_and_never_touch_intel() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut detect = DetectConfig::default();
+        detect.intel.dir = Some("/etc/sensor/feeds".into());
+        let l = local(dir.path(), detect.clone());
+        let intel = Command::DetectConfig { toml: "[intel]\ndangerous_allow_unsigned_bundles = true\n".into() };
+        assert!(l.execute(&intel).unwrap_err().contains("intel table"));
+        let typo = Command::DetectConfig { toml: "[scan]\nprots = 3\n".into() };
+        assert!(l.execute(&typo).unwrap_err().contains("prots"));
+        assert!(l.link.take_detect().is_none() && !dir.path().join(HUB_DETECT_FILE).exists(), "nothing applied");
+
+        l.execute(&Command::DetectConfig { toml: "[scan]\nports = 3\n".into() }).unwrap();
+        let pushed = l.link.take_detect().unwrap();
+        assert_eq!((pushed.scan.ports, pushed.intel.dir.as_deref()), (3, detect.intel.dir.as_deref()));
+        // The next start reads it back, over the configuration's own, intel kept.
+        let next = with_hub_detect(detect.clone(), dir.path()).unwrap();
+        assert_eq!((next.scan.ports, next.intel), (3, detect.intel));
+    }
 
     #[test]
     fn feed_names_are_plain_files_with_a_feed_extension() {
@@ -216,14 +306,16 @@ mod tests {
     #[test]
     fn a_feed_is_written_whole_into_the_feeds_directory_and_nowhere_else() {
         let dir = tempfile::tempdir().unwrap();
-        let commands = Local { feeds: Some(dir.path().to_owned()), store: None, capturing: Arc::default() };
+        let mut detect = DetectConfig::default();
+        detect.intel.dir = Some(dir.path().to_owned());
+        let commands = local(dir.path(), detect);
         let feed = Command::IntelFeed { name: "hub.txt".into(), content: b"evil.example\n".to_vec() };
         commands.execute(&feed).unwrap();
         assert_eq!(std::fs::read(dir.path().join("hub.txt")).unwrap(), b"evil.example\n");
         let escape = Command::IntelFeed { name: "../hub.txt".into(), content: b"x".to_vec() };
         assert!(commands.execute(&escape).is_err());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        let none = Local { feeds: None, store: None, capturing: Arc::default() };
+        let none = local(dir.path(), DetectConfig::default());
         assert!(none.execute(&feed).unwrap_err().contains("no feeds directory"));
     }
 }

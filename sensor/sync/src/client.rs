@@ -17,7 +17,7 @@
 use crate::commands::{Appliance, Executed, Gate};
 use crate::identity::{Identity, STEP, server_name};
 use crate::{Outbox, SyncError};
-use soc_protocol::{CommandStatus, Down, Health, SignedCommand, Up, read_frame, write_frame};
+use soc_protocol::{CommandBody, CommandStatus, Down, Health, SignedCommand, Up, read_frame, write_frame};
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -43,8 +43,10 @@ const DRAIN_CHECK: Duration = Duration::from_millis(2);
 pub const STALL: Duration = Duration::from_secs(15);
 /// How often a waiting session looks at the stop flag.
 const STOP_CHECK: Duration = Duration::from_millis(100);
-/// Command results waiting to go up, at most (commands run one after another per session).
+/// Command results waiting to go up, at most.
 const RESULTS: usize = 16;
+/// Admitted commands waiting to be carried out, at most.
+const COMMANDS_WAITING: usize = 64;
 
 /// What the tunnel has done (for stats).
 #[derive(Debug, Default)]
@@ -181,29 +183,40 @@ fn unix_now() -> u64 {
 }
 
 impl Task {
-    /// Passes `signed` through the gate and, if admitted, runs it on the blocking pool; the
-    /// result (or the refusal) goes to `results`.
-    fn command(&self, signed: &SignedCommand, results: &mpsc::Sender<Up>) {
+    /// Passes `signed` through the gate and, if admitted, queues it for `work` (commands run
+    /// one after another, in the order they came); a refusal goes to `results`.
+    fn command(&self, signed: &SignedCommand, work: &mpsc::Sender<CommandBody>, results: &mpsc::Sender<Up>) {
+        let failed = |id, status, detail: String| Up::CommandResult { id, status, detail, attachment: Vec::new() };
         let body = match self.gate.admit(signed, unix_now()) {
             Ok(body) => body,
             Err(refusal) => {
                 eprintln!("sensor: sync: refused command {} from the hub: {}", refusal.id, refusal.reason);
                 self.stats.commands_refused.fetch_add(1, Ordering::Relaxed);
-                let up = Up::CommandResult {
-                    id: refusal.id,
-                    status: CommandStatus::Refused,
-                    detail: refusal.reason,
-                    attachment: Vec::new(),
-                };
-                let _ = results.try_send(up);
+                let _ = results.try_send(failed(refusal.id, CommandStatus::Refused, refusal.reason));
                 return;
             }
         };
         eprintln!("sensor: sync: command {} from the hub: {}", body.id, body.command.kind());
-        let (appliance, results, stats) = (self.appliance.clone(), results.clone(), self.stats.clone());
-        tokio::spawn(async move {
+        let id = body.id;
+        if work.try_send(body).is_err() {
+            let why = format!("more than {COMMANDS_WAITING} commands waiting: not carried out, issue it again");
+            let _ = results.try_send(failed(id, CommandStatus::Failed, why));
+        }
+    }
+
+    /// Carries out the commands of `work` one after another on the blocking pool; each result
+    /// goes to `results`.
+    async fn carry_out(
+        mut work: mpsc::Receiver<CommandBody>,
+        appliance: Option<Arc<dyn Appliance>>,
+        results: mpsc::Sender<Up>,
+        stats: Arc<SyncStats>,
+    ) {
+        while let Some(body) = work.recv().await {
+            let appliance = appliance.clone();
+            let command = body.command;
             let outcome = tokio::task::spawn_blocking(move || match appliance {
-                Some(e) => e.execute(&body.command),
+                Some(a) => a.execute(&command),
                 None => Err("this sensor process takes no commands".into()),
             })
             .await
@@ -214,8 +227,10 @@ impl Task {
                 Err(why) => (CommandStatus::Failed, Executed { detail: why, attachment: Vec::new() }),
             };
             eprintln!("sensor: sync: command {}: {status:?}: {detail}", body.id);
-            let _ = results.send(Up::CommandResult { id: body.id, status, detail, attachment }).await;
-        });
+            if results.send(Up::CommandResult { id: body.id, status, detail, attachment }).await.is_err() {
+                return;
+            }
+        }
     }
 
     async fn run(self) {
@@ -287,6 +302,9 @@ impl Task {
         let mut cursor = None;
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         let (results_tx, mut results) = mpsc::channel::<Up>(RESULTS);
+        let (work, queued) = mpsc::channel::<CommandBody>(COMMANDS_WAITING);
+        let worker =
+            tokio::spawn(Task::carry_out(queued, self.appliance.clone(), results_tx.clone(), self.stats.clone()));
         // A renewal request is out (one per session).
         let mut renewing = false;
         let result = loop {
@@ -315,7 +333,7 @@ impl Task {
                         }
                         self.stats.acked.fetch_add(seqs.len() as u64, Ordering::Relaxed);
                     }
-                    Some(Ok(Down::Command(signed))) => self.command(&signed, &results_tx),
+                    Some(Ok(Down::Command(signed))) => self.command(&signed, &work, &results_tx),
                     Some(Ok(Down::Renewed { cert_der })) => match self.identity.install_certificate(&cert_der) {
                         Ok(()) => eprintln!("sensor: sync: certificate renewed; used from the next session"),
                         Err(e) => eprintln!("sensor: sync: renewed certificate not installed: {e}"),
@@ -345,6 +363,7 @@ impl Task {
             }
         };
         reader.abort();
+        worker.abort();
         result
     }
 }

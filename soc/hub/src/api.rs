@@ -17,7 +17,7 @@
 //! | `GET /api/v1/metrics[?tenant=T]` | MTTD, MTTR, open, resolved, past deadline |
 //! | `GET /api/v1/alerts[?tenant=T][&after=SENSOR:SEQ][&limit=N]` | `{alerts, next}`: the alerts held, with the sensor id and sequence, a page at a time (`next`: where the next page starts, absent at the end) |
 //! | `GET /api/v1/sensors` | the sensors, their health and last contact |
-//! | `POST /api/v1/sensors/{id}/commands` `{command, ...}` | issues a signed command: `evidence {uid}`, `intel_feed {name, content}` |
+//! | `POST /api/v1/sensors/{id}/commands` `{command, ...}` | issues a signed command: `evidence {uid}`, `intel_feed {name, content}`, `detect_config {toml}` |
 //! | `GET /api/v1/sensors/{id}/commands` | the sensor's commands and what became of them |
 //! | `GET /api/v1/sensors/{id}/commands/{n}/attachment` | what the sensor's answer carried (evidence: pcapng) |
 //! | `GET /api/v1/exports` | each SIEM destination: queued, sent, failures, dropped, last success and error |
@@ -440,6 +440,8 @@ enum CommandRequest {
     IntelFeed { name: String, content: String },
     /// Send up a flow's evidence packets.
     Evidence { uid: String },
+    /// Replace the detectors' settings (`[detect]` as TOML, without `intel`).
+    DetectConfig { toml: String },
 }
 
 async fn issue_command(
@@ -457,6 +459,7 @@ async fn issue_command(
     let command = match req {
         CommandRequest::IntelFeed { name, content } => Command::IntelFeed { name, content: content.into_bytes() },
         CommandRequest::Evidence { uid } => Command::Evidence { uid },
+        CommandRequest::DetectConfig { toml } => Command::DetectConfig { toml },
     };
     match api.hub.db.queue_command(&api.hub.signer, &id, command, who.name()) {
         Ok(n) => {

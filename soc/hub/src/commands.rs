@@ -80,7 +80,7 @@ pub struct CommandRecord {
     pub id: u64,
     /// The sensor it is for.
     pub sensor_id: String,
-    /// `intel_feed`, `evidence`.
+    /// `intel_feed`, `evidence`, `detect_config`.
     pub kind: String,
     /// What it asks, for the analyst (a uid, a feed name and size).
     pub summary: String,
@@ -104,6 +104,7 @@ fn summary(command: &Command) -> String {
     match command {
         Command::IntelFeed { name, content } => format!("{name} ({} bytes)", content.len()),
         Command::Evidence { uid } => uid.clone(),
+        Command::DetectConfig { toml } => format!("[detect] settings ({} bytes)", toml.len()),
     }
 }
 

@@ -38,6 +38,7 @@ impl Appliance for Recorder {
             Command::Evidence { uid } if uid == "missing" => Err(format!("no evidence packets for uid {uid}")),
             Command::Evidence { .. } => Ok(Executed { detail: "2 packets".into(), attachment: PCAPNG.to_vec() }),
             Command::IntelFeed { name, .. } => Ok(Executed { detail: format!("wrote {name}"), attachment: Vec::new() }),
+            Command::DetectConfig { .. } => Ok(Executed { detail: "applied".into(), attachment: Vec::new() }),
         }
     }
 }
@@ -66,18 +67,23 @@ fn commands_issued_through_the_api_are_carried_out_and_evidence_comes_back() {
     // Issued while it is connected.
     let feed = issue(serde_json::json!({"command": "intel_feed", "name": "soc.txt", "content": "evil.example\n"}));
     let missing = issue(serde_json::json!({"command": "evidence", "uid": "missing"}));
+    let settings = issue(serde_json::json!({"command": "detect_config", "toml": "[scan]\nports = 12\n"}));
 
     let commands = || {
         let (_, text) = hub.api("GET", &format!("/api/v1/sensors/{id}/commands"), &admin, None);
         serde_json::from_str::<Vec<serde_json::Value>>(&text).unwrap()
     };
-    wait_for("three answered commands", || commands().iter().filter(|c| c["state"] != "pending").count() == 3);
+    wait_for("four answered commands", || commands().iter().filter(|c| c["state"] != "pending").count() == 4);
     let list = commands();
     let state = |n: u64| list.iter().find(|c| c["id"] == n).unwrap().clone();
     assert_eq!(state(offline)["state"], "done");
     assert_eq!(state(offline)["attachment_bytes"], PCAPNG.len());
     assert_eq!(state(feed)["state"], "done");
     assert_eq!(state(missing)["state"], "failed");
+    assert_eq!(
+        (state(settings)["state"].as_str(), state(settings)["kind"].as_str()),
+        (Some("done"), Some("detect_config"))
+    );
     assert!(state(missing)["detail"].as_str().unwrap().contains("no evidence packets"));
     assert!(list.iter().all(|c| c.get("signed").is_none()), "the signed bytes stay internal");
 
@@ -88,8 +94,9 @@ fn commands_issued_through_the_api_are_carried_out_and_evidence_comes_back() {
 
     // Each was carried out once, in the order issued.
     let seen = recorder.seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 3);
+    assert_eq!(seen.len(), 4);
     assert_eq!(seen[1], Command::IntelFeed { name: "soc.txt".into(), content: b"evil.example\n".to_vec() });
+    assert_eq!(seen[3], Command::DetectConfig { toml: "[scan]\nports = 12\n".into() });
     assert_eq!(tunnel.stats().commands_refused.load(std::sync::atomic::Ordering::Relaxed), 0);
 
     // Who issued what is in the audit trail; an unknown sensor gets no command.

@@ -31,6 +31,13 @@ pub enum Command {
         /// The flow's uid.
         uid: String,
     },
+    /// Replace the detectors' settings: the `[detect]` section of the sensor's configuration,
+    /// as TOML, without its `intel` table (feeds come as [`Command::IntelFeed`]). Applied at
+    /// once and kept for the next start.
+    DetectConfig {
+        /// The settings (TOML).
+        toml: String,
+    },
 }
 
 impl Command {
@@ -39,6 +46,7 @@ impl Command {
         match self {
             Command::IntelFeed { .. } => "intel_feed",
             Command::Evidence { .. } => "evidence",
+            Command::DetectConfig { .. } => "detect_config",
         }
     }
 }

@@ -48,6 +48,11 @@ impl IntelDetector {
         IntelDetector { handle: None, cooldown, alerted: Bounded::new(max_tracked) }
     }
 
+    /// The same detector with other settings: the indicators stay, the cooldowns start over.
+    pub(crate) fn reconfigured(&mut self, cooldown: Duration, max_tracked: usize) -> IntelDetector {
+        IntelDetector { handle: self.handle.take(), cooldown, alerted: Bounded::new(max_tracked) }
+    }
+
     pub(crate) fn set_handle(&mut self, handle: IntelHandle) {
         self.handle = Some(handle);
     }
