@@ -66,6 +66,9 @@ enum Command {
         /// Output format: `json` (one object per line) or `table` (one line per alert).
         #[arg(long, default_value = "json")]
         format: String,
+        /// At most this many alerts (the first ones, by sensor and sequence).
+        #[arg(long)]
+        limit: Option<usize>,
     },
     /// Sensors.
     Sensor {
@@ -165,7 +168,7 @@ fn main() -> ExitCode {
         Command::CaFingerprint { data } => {
             call(&data, "GET", "/api/v1/ca", None).map(|v| println!("{}", v["sha256"].as_str().unwrap_or("")))
         }
-        Command::Alerts { data, tenant, format } => alerts(&data, tenant.as_deref(), &format),
+        Command::Alerts { data, tenant, format, limit } => alerts(&data, tenant.as_deref(), &format, limit),
         Command::Sensor { command: SensorCommand::Revoke { data, id } } => {
             call(&data, "POST", &format!("/api/v1/sensors/{id}/revoke"), None).map(|v| println!("{v}"))
         }
@@ -188,7 +191,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn alerts(data: &Path, tenant: Option<&str>, format: &str) -> anyhow::Result<()> {
+fn alerts(data: &Path, tenant: Option<&str>, format: &str, limit: Option<usize>) -> anyhow::Result<()> {
     let table = match format {
         "json" => false,
         "table" => true,
@@ -197,23 +200,28 @@ fn alerts(data: &Path, tenant: Option<&str>, format: &str) -> anyhow::Result<()>
     if table {
         println!("{:<28} {:<10} {:<10} {:<9} {:<18} title", "alert", "tenant", "site", "severity", "detector");
     }
-    let mut after: Option<String> = None;
-    loop {
-        let mut query = vec![];
+    let (mut after, mut left) = (None::<String>, limit.unwrap_or(usize::MAX));
+    while left > 0 {
+        let mut query = vec![format!("limit={}", left.min(API_PAGE))];
         query.extend(tenant.map(|t| format!("tenant={t}")));
         query.extend(after.as_ref().map(|a| format!("after={a}")));
         let page = call(data, "GET", &format!("/api/v1/alerts?{}", query.join("&")), None)?;
-        let alerts = page["alerts"].as_array().into_iter().flatten();
+        let alerts: Vec<&serde_json::Value> = page["alerts"].as_array().into_iter().flatten().collect();
+        left -= alerts.len();
         let reader_gone = !match table {
-            true => print_lines(alerts.map(|a| serde_json::Value::String(table_row(a))))?,
-            false => print_lines(alerts)?,
+            true => print_lines(alerts.into_iter().map(|a| serde_json::Value::String(table_row(a))))?,
+            false => print_lines(alerts.into_iter())?,
         };
         match page["next"].as_str() {
             Some(next) if !reader_gone => after = Some(next.to_owned()),
             _ => return Ok(()),
         }
     }
+    Ok(())
 }
+
+/// Alerts asked for per API request.
+const API_PAGE: usize = 1_000;
 
 fn enroll_offline(at: &Placement, hub: &str, request: &Path, out: &Path) -> anyhow::Result<()> {
     let Placement { data, tenant, site } = at;
