@@ -28,7 +28,7 @@ use tokio::sync::{Notify, mpsc};
 /// Alerts per `Alerts` message.
 pub const BATCH: usize = 256;
 /// Alerts sent and not yet acknowledged, at most.
-pub const WINDOW: usize = 4096;
+pub const WINDOW: usize = 16_384;
 /// How often a heartbeat goes up.
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
 /// First wait before reconnecting.
