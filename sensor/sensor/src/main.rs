@@ -63,8 +63,9 @@ enum Command {
         #[arg(long)]
         data: PathBuf,
         /// Reach the hub through this HTTP proxy (`http://[user:password@]host:port`, with
-        /// CONNECT), now and for the tunnel.
-        #[arg(long)]
+        /// CONNECT), now and for the tunnel. With credentials, prefer the environment variable
+        /// SENSOR_PROXY: a command line is visible to every user of the machine.
+        #[arg(long, env = "SENSOR_PROXY", hide_env_values = true)]
         proxy: Option<String>,
     },
     /// Enroll without a network path to the hub (air-gapped sites), with files carried on

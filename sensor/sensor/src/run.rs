@@ -113,7 +113,7 @@ fn open_interface(iface: &str, cfg: &Config) -> anyhow::Result<(Option<XdpProgra
         CaptureMethod::Auto => match open_afxdp(iface, cfg) {
             Ok(opened) => Some(opened),
             Err(e) => {
-                eprintln!("sensor: {iface}: AF_XDP is not available ({e:#}); link with AF_PACKET instead");
+                eprintln!("sensor: {iface}: AF_XDP is not available ({e:#}); capturing with AF_PACKET instead");
                 None
             }
         },
@@ -141,7 +141,7 @@ fn open_interface(iface: &str, cfg: &Config) -> anyhow::Result<(Option<XdpProgra
         workers.push(Worker { iface: iface.into(), queue, source: Box::new(source), bypass: None });
     }
     eprintln!(
-        "sensor: link on {iface} with AF_PACKET ({count} socket{}, TPACKET_V3 ring of {} x {} KiB, promiscuous); \
+        "sensor: capturing on {iface} with AF_PACKET ({count} socket{}, TPACKET_V3 ring of {} x {} KiB, promiscuous); \
          SIGINT or SIGTERM stops",
         if count > 1 { "s with fanout" } else { "" },
         ring.blocks,
@@ -172,7 +172,7 @@ fn open_afxdp(iface: &str, cfg: &Config) -> anyhow::Result<(XdpProgram, Vec<Work
         workers.push(Worker { iface: iface.into(), queue, source: Box::new(source), bypass });
     }
     eprintln!(
-        "sensor: link on {iface} with AF_XDP ({} XDP, {queues} queue{}, {} mode, {} frames of {} bytes per \
+        "sensor: capturing on {iface} with AF_XDP ({} XDP, {queues} queue{}, {} mode, {} frames of {} bytes per \
          socket, promiscuous); SIGINT or SIGTERM stops",
         program.mode().name(),
         if queues == 1 { "" } else { "s" },

@@ -271,6 +271,13 @@ impl Task {
         };
         write_frame(&mut tls, &hello).await?;
         match tokio::time::timeout(STEP, read_frame::<_, Down>(&mut tls)).await.map_err(|_| SyncError::Timeout)?? {
+            // The key pinned at enrollment (from an offline bundle, possibly) must be the one
+            // the hub, authenticated by the pinned CA, says it signs with.
+            Some(Down::Welcome { command_key, .. }) if command_key != self.gate.key().to_bytes() => {
+                return Err(SyncError::Refused(
+                    "the hub's command key is not the one pinned at enrollment: commands would be refused; enroll again".into(),
+                ));
+            }
             Some(Down::Welcome { .. }) => {}
             Some(Down::Error { code, message }) => return Err(SyncError::Refused(format!("{code:?}: {message}"))),
             other => return Err(SyncError::Refused(format!("expected Welcome, got {other:?}"))),

@@ -58,6 +58,11 @@ impl Gate {
         Ok(Gate { key, sensor_id: sensor_id.into(), state: outbox.tree("state")?, outbox: outbox.clone() })
     }
 
+    /// The key commands must be signed with.
+    pub fn key(&self) -> &VerifyingKey {
+        &self.key
+    }
+
     fn last_id(&self) -> Result<u64, SyncError> {
         Ok(self.state.get(LAST_ID)?.and_then(|v| Some(u64::from_be_bytes(v.as_ref().try_into().ok()?))).unwrap_or(0))
     }

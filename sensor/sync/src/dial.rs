@@ -35,7 +35,7 @@ impl Proxy {
             return Err(bad("only http:// proxies"));
         }
         let host = url.host_str().ok_or_else(|| bad("no host"))?;
-        let port = url.port().ok_or_else(|| bad("no port"))?;
+        let port = url.port_or_known_default().ok_or_else(|| bad("no port"))?;
         let authorization = match (url.username(), url.password()) {
             ("", None) => None,
             (user, password) => {
@@ -101,7 +101,8 @@ mod tests {
         assert_eq!(p.authorization.as_deref(), Some("Basic b3BzQHNpdGU6czNjcjp0"));
         assert_eq!(format!("{p:?}"), "http://proxy.corp:3128");
         assert_eq!(Proxy::parse("http://10.0.0.1:8080").unwrap().authorization, None);
-        for bad in ["https://proxy:3128", "http://proxy", "proxy:3128", "socks5://p:1080"] {
+        assert_eq!(Proxy::parse("http://proxy:80").unwrap().addr, "proxy:80");
+        for bad in ["https://proxy:3128", "proxy:3128", "socks5://p:1080"] {
             assert!(Proxy::parse(bad).is_err(), "{bad}");
         }
     }

@@ -33,7 +33,7 @@ use std::time::Duration;
 pub(crate) const STEP: Duration = Duration::from_secs(15);
 
 /// Where the hub is and who the sensor is there (`hub.json`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HubInfo {
     /// `HOST:PORT` of the hub's sensor endpoint.
     pub hub: String,
@@ -45,6 +45,19 @@ pub struct HubInfo {
     /// The HTTP proxy the hub is reached through (`http://[user:password@]host:port`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<String>,
+}
+
+/// The proxy is shown without its credentials.
+impl std::fmt::Debug for HubInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let proxy = self.proxy.as_deref().map(|p| crate::dial::Proxy::parse(p).map(|p| format!("{p:?}")));
+        f.debug_struct("HubInfo")
+            .field("hub", &self.hub)
+            .field("sensor_id", &self.sensor_id)
+            .field("command_key", &self.command_key)
+            .field("proxy", &proxy.map(|p| p.unwrap_or_else(|_| "(unreadable)".into())))
+            .finish()
+    }
 }
 
 impl HubInfo {

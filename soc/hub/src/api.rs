@@ -17,7 +17,7 @@
 //! | `GET /api/v1/metrics[?tenant=T]` | MTTD, MTTR, open, resolved, past deadline |
 //! | `GET /api/v1/alerts[?tenant=T][&after=SENSOR:SEQ][&limit=N]` | `{alerts, next}`: the alerts held, with the sensor id and sequence, a page at a time (`next`: where the next page starts, absent at the end) |
 //! | `GET /api/v1/sensors` | the sensors, their health and last contact |
-//! | `POST /api/v1/sensors/{id}/commands` `{command, ...}` | issues a signed command: `evidence {uid}`, `intel_feed {name, content}`, `detect_config {toml}` |
+//! | `POST /api/v1/sensors/{id}/commands` `{command, ...}` | issues a signed command: `evidence {uid}`; admin: `intel_feed {name, content}`, `detect_config {toml}` |
 //! | `GET /api/v1/sensors/{id}/commands` | the sensor's commands and what became of them |
 //! | `GET /api/v1/sensors/{id}/commands/{n}/attachment` | what the sensor's answer carried (evidence: pcapng) |
 //! | `GET /api/v1/exports` | each SIEM destination: queued, sent, failures, dropped, last success and error |
@@ -351,14 +351,8 @@ async fn create_token(
     let Ok(ttl) = humantime::parse_duration(&req.ttl) else {
         return (StatusCode::BAD_REQUEST, format!("ttl {:?} is not a duration like 24h\n", req.ttl)).into_response();
     };
-    let plain = |s: &str| {
-        !s.is_empty()
-            && s.len() <= MAX_NAME
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-    };
-    if !plain(&req.tenant) || !plain(&req.site) {
-        let msg = format!("tenant and site: 1 to {MAX_NAME} letters, digits, '.', '-' or '_'\n");
-        return (StatusCode::BAD_REQUEST, msg).into_response();
+    if let Some(r) = plain_names(&req.tenant, &req.site) {
+        return r;
     }
     let detail = format!("site {} ttl {}", req.site, req.ttl);
     let created = api.hub.db.create_token(&req.tenant, &req.site, ttl.as_secs());
@@ -385,9 +379,14 @@ struct AlertsQuery {
 
 async fn alerts(State(api): State<Api>, Query(q): Query<AlertsQuery>) -> Response {
     let limit = q.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
+    if let Some(after) = &q.after
+        && crate::db::parse_alert_name(after).is_none()
+    {
+        return (StatusCode::BAD_REQUEST, format!("after={after:?}: not an alert name (SENSOR:SEQ)\n")).into_response();
+    }
     match api.hub.db.alerts(q.tenant.as_deref(), q.after.as_deref(), limit) {
         Ok((alerts, next)) => Json(serde_json::json!({"alerts": alerts, "next": next})).into_response(),
-        Err(e) => (StatusCode::BAD_REQUEST, format!("{e:#}\n")).into_response(),
+        Err(e) => internal(e),
     }
 }
 
@@ -455,6 +454,13 @@ async fn issue_command(
         Ok(Some(_)) => return (StatusCode::CONFLICT, format!("sensor {id} is revoked\n")).into_response(),
         Ok(None) => return (StatusCode::NOT_FOUND, format!("no sensor {id}\n")).into_response(),
         Err(e) => return internal(e),
+    }
+    // Evidence is part of an analyst's triage; what changes a sensor's detection is
+    // administration.
+    if !matches!(req, CommandRequest::Evidence { .. })
+        && let Some(r) = admin_only(&who)
+    {
+        return r;
     }
     let command = match req {
         CommandRequest::IntelFeed { name, content } => Command::IntelFeed { name, content: content.into_bytes() },

@@ -111,6 +111,9 @@ fn summary(command: &Command) -> String {
 impl Db {
     /// Signs and queues `command` for `sensor`, issued by `by`; its id. Durable on return.
     pub fn queue_command(&self, signer: &Signer, sensor: &str, command: Command, by: &str) -> anyhow::Result<u64> {
+        // Ids are taken and written in order: a sensor refuses an id below one it has seen, so
+        // two commands issued at once must not reach it 6 then 5.
+        let _in_order = self.command_order.lock().unwrap_or_else(|e| e.into_inner());
         let id = self.db.generate_id()?;
         let issued = now();
         let (kind, summary) = (command.kind().to_owned(), summary(&command));

@@ -114,6 +114,14 @@ pub struct Db {
     pub(crate) commands: sled::Tree,
     pub(crate) attachments: sled::Tree,
     exports: soc_siem::Queues,
+    /// Held while a command is numbered and written (`crate::commands`).
+    pub(crate) command_order: std::sync::Arc<std::sync::Mutex<()>>,
+}
+
+/// The sensor id and sequence number of an alert's name, `SENSOR:SEQ`.
+pub fn parse_alert_name(name: &str) -> Option<(&str, u64)> {
+    let (sensor, seq) = name.rsplit_once(':')?;
+    Some((sensor, seq.parse().ok()?))
 }
 
 /// An alert as the hub stores it (JSON): where it came from, and the sensor's alert.
@@ -158,6 +166,7 @@ impl Db {
         let db = sled::open(dir)?;
         Ok(Db {
             exports: soc_siem::Queues::open(&db, exports)?,
+            command_order: Default::default(),
             tokens: db.open_tree("tokens")?,
             sensors: db.open_tree("sensors")?,
             certs: db.open_tree("certs")?,
@@ -261,6 +270,10 @@ impl Db {
 
     /// Records a renewed certificate of `sensor` (valid beside the current one until used).
     pub fn certificate_renewed(&self, sensor: &str, cert_sha256: &str) -> anyhow::Result<()> {
+        // A renewal never used is replaced: only one renewed certificate is valid at a time.
+        if let Some(unused) = self.sensor(sensor)?.and_then(|s| s.renewed_sha256) {
+            self.certs.remove(unused.as_bytes())?;
+        }
         self.certs.insert(cert_sha256.as_bytes(), sensor.as_bytes())?;
         self.update_sensor(sensor, |s| s.renewed_sha256 = Some(cert_sha256.to_owned()))?;
         self.db.flush()?;
@@ -307,11 +320,16 @@ impl Db {
                 alert,
             };
             let value = serde_json::to_vec(&stored)?;
-            // Absent: store, and queue for the SIEMs; present: a duplicate, stored before.
             let key = sensor_key(&sensor.id, item.seq);
-            if self.alerts.compare_and_swap(&key, None::<&[u8]>, Some(value))?.is_ok() {
-                self.exports.push(&key)?;
+            // Present: a duplicate, stored (and queued) before. Absent: queued for the SIEMs
+            // first, then stored. A crash between the two leaves an export entry without its
+            // alert, which the exporter skips; the resent alert is queued again. The other order
+            // could leave an alert stored and never exported.
+            if self.alerts.contains_key(&key)? {
+                continue;
             }
+            self.exports.push(&key)?;
+            let _ = self.alerts.compare_and_swap(&key, None::<&[u8]>, Some(value))?;
         }
         Ok(())
     }
@@ -334,9 +352,7 @@ impl Db {
         use std::ops::Bound;
         let start = match after {
             Some(name) => {
-                let (sensor, seq) = name
-                    .rsplit_once(':')
-                    .and_then(|(s, n)| Some((s, n.parse::<u64>().ok()?)))
+                let (sensor, seq) = parse_alert_name(name)
                     .ok_or_else(|| anyhow::anyhow!("{name:?} is not an alert name (SENSOR:SEQ)"))?;
                 Bound::Excluded(sensor_key(sensor, seq))
             }
@@ -362,8 +378,7 @@ impl Db {
 
     /// The alert `SENSOR:SEQ`, with its workflow state.
     fn alert_by_name(&self, name: &str) -> anyhow::Result<Option<(Vec<u8>, serde_json::Value)>> {
-        let Some((sensor, seq)) = name.rsplit_once(':') else { return Ok(None) };
-        let Ok(seq) = seq.parse::<u64>() else { return Ok(None) };
+        let Some((sensor, seq)) = parse_alert_name(name) else { return Ok(None) };
         let key = sensor_key(sensor, seq);
         Ok(match self.alerts.get(&key)? {
             Some(v) => Some((key, serde_json::from_slice(&v)?)),

@@ -14,6 +14,9 @@ use tokio_rustls::server::TlsStream;
 const HANDSHAKE: Duration = Duration::from_secs(10);
 /// Finished handshakes waiting for axum, at most.
 const READY: usize = 64;
+/// Handshakes under way at once, at most: past it, new connections wait to be accepted (a
+/// flood of clients that never finish cannot use up the process's file descriptors).
+const HANDSHAKING: usize = 256;
 
 /// Accepts TLS connections on a TCP listener.
 pub struct TlsListener {
@@ -27,8 +30,10 @@ impl TlsListener {
         let addr = tcp.local_addr()?;
         let acceptor = TlsAcceptor::from(Arc::new(config));
         let (tx, ready) = mpsc::channel(READY);
+        let slots = Arc::new(tokio::sync::Semaphore::new(HANDSHAKING));
         tokio::spawn(async move {
             loop {
+                let Ok(slot) = slots.clone().acquire_owned().await else { return };
                 let (stream, peer) = match tcp.accept().await {
                     Ok(c) => c,
                     Err(e) => {
@@ -39,6 +44,7 @@ impl TlsListener {
                 };
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
+                    let _slot = slot;
                     match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
                             let _ = tx.send((tls, peer)).await;

@@ -320,8 +320,12 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<HubConfig> {
     let Some(path) = path else { return Ok(HubConfig::default()) };
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let cfg: HubConfig = toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+    let mut names = std::collections::HashSet::new();
     for e in &cfg.export {
         e.check()?;
+        if !names.insert(&e.name) {
+            anyhow::bail!("{}: two [[export]] sections named {:?}", path.display(), e.name);
+        }
     }
     Ok(cfg)
 }

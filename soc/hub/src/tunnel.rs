@@ -268,6 +268,9 @@ async fn sensor_session(mut stream: Stream, hub: &Hub, cert_fp: &str) -> anyhow:
         let why = format!("no sensor holds certificate {cert_fp} (replaced by a renewed one, or never issued here)");
         return refuse(&mut stream, ErrorCode::Unauthorized, why).await;
     };
+    if sensor.revoked {
+        return refuse(&mut stream, ErrorCode::Unauthorized, format!("{} is revoked", sensor.id)).await;
+    }
     let Some(Up::Hello { min_version, max_version, software }) = first else {
         return refuse(&mut stream, ErrorCode::UnexpectedMessage, format!("{}: Hello expected first", sensor.id)).await;
     };
@@ -287,7 +290,12 @@ async fn sensor_session(mut stream: Stream, hub: &Hub, cert_fp: &str) -> anyhow:
     if hub.db.certificate_used(&sensor, cert_fp)? {
         eprintln!("soc-hub: {} connected with its renewed certificate; the previous one is no longer valid", sensor.id);
     }
-    let welcome = Down::Welcome { version, sensor_id: sensor.id.clone(), tenant: sensor.tenant.clone() };
+    let welcome = Down::Welcome {
+        version,
+        sensor_id: sensor.id.clone(),
+        tenant: sensor.tenant.clone(),
+        command_key: hub.signer.public(),
+    };
     write_frame(&mut stream, &welcome).await?;
     let mut issued = hub.commands_issued.subscribe();
     let mut sent = HashSet::new();
@@ -340,6 +348,11 @@ async fn sensor_session(mut stream: Stream, hub: &Hub, cert_fp: &str) -> anyhow:
                     }
                     Ok(Some(Up::Heartbeat(health))) => hub.db.heartbeat(&sensor.id, &health)?,
                     Ok(Some(Up::Renew { csr_der })) => {
+                        // Revoked while this session was open: no new certificate.
+                        if hub.db.sensor(&sensor.id)?.is_none_or(|s| s.revoked) {
+                            let why = format!("{}: revoked, no renewal", sensor.id);
+                            return refuse(&mut wr, ErrorCode::Unauthorized, why).await;
+                        }
                         let cert = match hub.ca.sign_sensor(&csr_der, &sensor.id) {
                             Ok(c) => c,
                             Err(e) => {

@@ -173,7 +173,12 @@ fn forged_replayed_misaddressed_and_expired_commands_are_refused() {
         let (tcp, _) = listener.accept().await.unwrap();
         let mut stream = tokio_rustls::TlsAcceptor::from(Arc::new(tls)).accept(tcp).await.unwrap();
         assert!(matches!(read_frame::<_, Up>(&mut stream).await.unwrap(), Some(Up::Hello { .. })));
-        let welcome = Down::Welcome { version: 1, sensor_id: id.clone(), tenant: "acme".into() };
+        let welcome = Down::Welcome {
+            version: 1,
+            sensor_id: id.clone(),
+            tenant: "acme".into(),
+            command_key: genuine.verifying_key().to_bytes(),
+        };
         write_frame(&mut stream, &welcome).await.unwrap();
         for c in &sent {
             write_frame(&mut stream, &Down::Command(c.clone())).await.unwrap();

@@ -86,6 +86,10 @@ pub enum Down {
         sensor_id: String,
         /// Its tenant.
         tenant: String,
+        /// The hub's command key: the sensor checks it is the one it pinned (over this
+        /// connection, which its pinned CA authenticates, even a key pinned from an offline
+        /// bundle is confirmed).
+        command_key: [u8; 32],
     },
     /// These alerts are written durably at the hub (or were already: duplicates are
     /// acknowledged too); the sensor may delete them.

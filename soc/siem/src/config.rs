@@ -129,7 +129,14 @@ impl ExportConfig {
             Destination::SplunkHec { url, .. } | Destination::Elasticsearch { url, .. }
                 if !(url.starts_with("http://") || url.starts_with("https://")) =>
             {
-                bad(format!("url {url:?}: http:// or https://"))
+                bad("url: http:// or https://".into())
+            }
+            // Credentials go in `token` or `api_key`, which are never shown; a URL is (logs,
+            // errors, the exports view).
+            Destination::SplunkHec { url, .. } | Destination::Elasticsearch { url, .. }
+                if url.split('/').nth(2).is_some_and(|authority| authority.contains('@')) =>
+            {
+                bad("url: no credentials in the URL (use token or api_key)".into())
             }
             Destination::Syslog { address, .. } if !address.contains(':') => {
                 bad(format!("address {address:?}: HOST:PORT"))
@@ -175,5 +182,10 @@ mod tests {
         let file: File =
             toml::from_str("[[export]]\nname='e'\nkind='elasticsearch'\nurl='ftp://x'\nindex='i'\n").unwrap();
         assert!(file.export[0].check().is_err());
+        let file: File =
+            toml::from_str("[[export]]\nname='e'\nkind='elasticsearch'\nurl='https://u:pw@es:9200'\nindex='i'\n")
+                .unwrap();
+        let refused = file.export[0].check().unwrap_err().to_string();
+        assert!(refused.contains("no credentials") && !refused.contains("pw"), "{refused}");
     }
 }

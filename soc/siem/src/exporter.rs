@@ -40,10 +40,20 @@ pub(crate) struct Doc {
     pub finding: Value,
 }
 
+/// Why a batch was not delivered.
+#[derive(Debug)]
+pub(crate) enum Refused {
+    /// Try again later: the destination is down, busy, or refused the credentials.
+    Retry(String),
+    /// The destination will never take these alerts (their uids; the rest of the batch was
+    /// taken): retrying would block the queue for ever.
+    Never(Vec<String>, String),
+}
+
 /// A destination's way of sending.
 pub(crate) trait Sink: Send {
     /// Sends the batch; `Ok` once the destination took all of it.
-    fn send(&mut self, batch: &[Doc]) -> Result<(), String>;
+    fn send(&mut self, batch: &[Doc]) -> Result<(), Refused>;
 }
 
 /// What a destination's exporter did.
@@ -51,6 +61,7 @@ pub(crate) trait Sink: Send {
 struct Counters {
     sent: AtomicU64,
     failures: AtomicU64,
+    rejected: AtomicU64,
     last_success: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
@@ -68,6 +79,8 @@ pub struct ExportStats {
     pub sent: u64,
     /// Failed sends since the hub started.
     pub failures: u64,
+    /// Alerts the destination refused for good (logged with their uids), since the hub started.
+    pub rejected: u64,
     /// Alerts dropped because the queue was full, since the hub started.
     pub dropped: u64,
     /// Unix seconds of the last delivery.
@@ -200,6 +213,7 @@ impl Exporters {
                     queued: q.len(),
                     sent: c.sent.load(Ordering::Relaxed),
                     failures: c.failures.load(Ordering::Relaxed),
+                    rejected: c.rejected.load(Ordering::Relaxed),
                     dropped: q.dropped.load(Ordering::Relaxed),
                     last_success: Some(c.last_success.load(Ordering::Relaxed)).filter(|&t| t > 0),
                     last_error: c.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
@@ -262,7 +276,19 @@ impl Worker {
             docs.push(Doc { uid: ocsf::uid(&stored), finding: ocsf::finding(&stored), stored });
         }
         if !docs.is_empty() {
-            self.sink.send(&docs)?;
+            match self.sink.send(&docs) {
+                Ok(()) => {}
+                Err(Refused::Retry(why)) => return Err(why),
+                Err(Refused::Never(uids, why)) => {
+                    let name = &queue.name;
+                    eprintln!(
+                        "soc-hub: export {name}: {} alerts refused for good ({why}): {}",
+                        uids.len(),
+                        uids.join(" ")
+                    );
+                    self.counters.rejected.fetch_add(uids.len() as u64, Ordering::Relaxed);
+                }
+            }
         }
         queue.remove(entries.into_iter().map(|(k, _)| k)).map_err(|e| format!("queue: {e}"))?;
         // Durable now: a restart must not send the batch again.

@@ -8,7 +8,7 @@
 //!   `create` action with `_id` = `SENSOR:SEQ`, then the finding. Taken when every item was
 //!   created or exists already (409): sending a batch again never makes a second document.
 
-use crate::exporter::{Doc, Sink};
+use crate::exporter::{Doc, Refused, Sink};
 use serde_json::{Value, json};
 
 /// Bytes of an error answer kept for the log.
@@ -64,26 +64,40 @@ impl HttpSink {
         body
     }
 
-    /// Whether the answer says every event was taken.
-    fn accepted(&self, answer: &Value) -> Result<(), String> {
+    /// Whether the answer says every event was taken; which were refused for good otherwise.
+    fn accepted(&self, answer: &Value, batch: &[Doc]) -> Result<(), Refused> {
         match &self.api {
             Api::Hec { .. } if answer["code"] == 0 => Ok(()),
-            Api::Hec { .. } => Err(format!("HEC answered {answer}")),
+            Api::Hec { .. } => Err(Refused::Retry(format!("HEC answered {answer}"))),
             Api::Elastic { .. } if answer["errors"] == false => Ok(()),
             Api::Elastic { .. } => {
-                let items = answer["items"].as_array().ok_or("bulk answer without items")?;
-                let failed = items.iter().find(|i| !matches!(i["create"]["status"].as_u64(), Some(200 | 201 | 409)));
-                match failed {
-                    Some(item) => Err(format!("bulk item refused: {}", item["create"])),
-                    None => Ok(()),
+                let items = answer["items"].as_array().ok_or(Refused::Retry("bulk answer without items".into()))?;
+                let status = |i: &Value| i["create"]["status"].as_u64().unwrap_or(0);
+                if let Some(item) =
+                    items.iter().find(|i| !matches!(status(i), 200 | 201 | 409) && !permanent(status(i)))
+                {
+                    return Err(Refused::Retry(format!("bulk item refused: {}", item["create"])));
+                }
+                let never: Vec<String> =
+                    items.iter().zip(batch).filter(|(i, _)| permanent(status(i))).map(|(_, d)| d.uid.clone()).collect();
+                match never.is_empty() {
+                    true => Ok(()),
+                    false => Err(Refused::Never(never, "bulk items refused as malformed".into())),
                 }
             }
         }
     }
 }
 
+/// An HTTP status saying the request itself is wrong (malformed, too large, unprocessable):
+/// sending it again cannot succeed. Credentials refused (401, 403), throttling (429) and server
+/// errors are retried.
+fn permanent(status: u64) -> bool {
+    matches!(status, 400 | 413 | 422)
+}
+
 impl Sink for HttpSink {
-    fn send(&mut self, batch: &[Doc]) -> Result<(), String> {
+    fn send(&mut self, batch: &[Doc]) -> Result<(), Refused> {
         let body = self.body(batch);
         let request = self.agent.post(&self.url);
         let request = match &self.api {
@@ -99,16 +113,20 @@ impl Sink for HttpSink {
             }
         };
         // ureq's errors name the URL, never the headers: the secret stays out of the log.
-        let mut response = request.send(&body[..]).map_err(|e| format!("{}: {e}", self.url))?;
+        let mut response = request.send(&body[..]).map_err(|e| Refused::Retry(format!("{}: {e}", self.url)))?;
         let status = response.status();
         let text = response.body_mut().read_to_string().unwrap_or_default();
         if !status.is_success() {
             let excerpt: String = text.chars().take(ERROR_EXCERPT).collect();
-            return Err(format!("{}: {status}: {excerpt}", self.url));
+            let why = format!("{}: {status}: {excerpt}", self.url);
+            return Err(match permanent(u64::from(status.as_u16())) {
+                true => Refused::Never(batch.iter().map(|d| d.uid.clone()).collect(), why),
+                false => Refused::Retry(why),
+            });
         }
-        let answer: Value =
-            serde_json::from_str(&text).map_err(|e| format!("{}: answer is not JSON: {e}", self.url))?;
-        self.accepted(&answer)
+        let answer: Value = serde_json::from_str(&text)
+            .map_err(|e| Refused::Retry(format!("{}: answer is not JSON: {e}", self.url)))?;
+        self.accepted(&answer, batch)
     }
 }
 
@@ -120,16 +138,22 @@ mod tests {
         HttpSink::new(ureq::Agent::new_with_defaults(), "http://127.0.0.1:1/", api)
     }
 
+    fn docs(n: usize) -> Vec<Doc> {
+        (0..n).map(|i| Doc { uid: format!("s:{i}"), stored: json!({}), finding: json!({}) }).collect()
+    }
+
     #[test]
-    fn bulk_answers_with_existing_documents_count_as_taken() {
+    fn bulk_answers_sort_taken_retried_and_never_taken_items() {
         let es = sink(Api::Elastic { index: "i".into(), api_key: None });
         assert_eq!(es.url, "http://127.0.0.1:1/_bulk");
         let dup = json!({"errors": true, "items": [{"create": {"status": 201}}, {"create": {"status": 409}}]});
-        assert_eq!(es.accepted(&dup), Ok(()));
-        let bad = json!({"errors": true, "items": [{"create": {"status": 400, "error": {"type": "mapper_parsing_exception"}}}]});
-        assert!(es.accepted(&bad).unwrap_err().contains("mapper_parsing_exception"));
+        assert!(es.accepted(&dup, &docs(2)).is_ok());
+        let bad = json!({"errors": true, "items": [{"create": {"status": 201}}, {"create": {"status": 400, "error": {"type": "mapper_parsing_exception"}}}]});
+        assert!(matches!(es.accepted(&bad, &docs(2)), Err(Refused::Never(uids, _)) if uids == ["s:1"]));
+        let busy = json!({"errors": true, "items": [{"create": {"status": 400}}, {"create": {"status": 429}}]});
+        assert!(matches!(es.accepted(&busy, &docs(2)), Err(Refused::Retry(_))));
         let hec = sink(Api::Hec { token: "t".into(), index: None });
         assert_eq!(hec.url, "http://127.0.0.1:1/services/collector/event");
-        assert!(hec.accepted(&json!({"text": "Invalid token", "code": 4})).is_err());
+        assert!(matches!(hec.accepted(&json!({"text": "Invalid token", "code": 4}), &docs(1)), Err(Refused::Retry(_))));
     }
 }

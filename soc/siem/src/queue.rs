@@ -1,7 +1,7 @@
 //! [`Queues`]: per destination, the alerts it has not taken yet, in the hub's database: tree
 //! `export:NAME`, key an id of the database's generator (so, arrival order), value the alert's
-//! key in the `alerts` tree. The hub pushes in the same write that stores the alert, and its
-//! flush before acknowledging the sensor makes both durable together.
+//! key in the `alerts` tree. The hub pushes just before it stores the alert, and its flush
+//! before acknowledging the sensor makes both durable together.
 //!
 //! A queue holds at most [`MAX_QUEUED`] alerts: a destination down for so long loses its
 //! oldest ones, counted (the alerts stay at the hub).

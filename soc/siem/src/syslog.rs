@@ -5,7 +5,7 @@
 //! on one TLS connection kept open between batches and opened again after any failure.
 
 use crate::config::Facility;
-use crate::exporter::{Doc, IO_TIMEOUT, Sink};
+use crate::exporter::{Doc, IO_TIMEOUT, Refused, Sink};
 use rustls::pki_types::ServerName;
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -105,17 +105,33 @@ impl SyslogSink {
     }
 }
 
+/// Whether a kept connection is still open: the receiver sends nothing, so anything readable
+/// now (its close, or a TLS alert) means it is gone, and a write would vanish into a dead
+/// socket's buffer.
+fn still_open(conn: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>) -> bool {
+    use std::io::Read as _;
+    if conn.sock.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut byte = [0u8; 1];
+    let open = matches!(conn.read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    conn.sock.set_nonblocking(false).is_ok() && open
+}
+
 impl Sink for SyslogSink {
-    fn send(&mut self, batch: &[Doc]) -> Result<(), String> {
+    fn send(&mut self, batch: &[Doc]) -> Result<(), Refused> {
         let mut frames = Vec::new();
         for doc in batch {
-            self.message(doc, &mut frames)?;
+            self.message(doc, &mut frames).map_err(Refused::Retry)?;
         }
-        let mut conn = match self.conn.take() {
+        let kept = self.conn.take().and_then(|mut c| still_open(&mut c).then_some(c));
+        let mut conn = match kept {
             Some(c) => c,
-            None => self.connect()?,
+            None => self.connect().map_err(Refused::Retry)?,
         };
-        conn.write_all(&frames).and_then(|()| conn.flush()).map_err(|e| format!("{}: {e}", self.address))?;
+        conn.write_all(&frames)
+            .and_then(|()| conn.flush())
+            .map_err(|e| Refused::Retry(format!("{}: {e}", self.address)))?;
         self.conn = Some(conn);
         Ok(())
     }
