@@ -14,7 +14,7 @@
 //! does not come back in step) and resends whatever was not acknowledged. Memory stays bounded
 //! whatever the backlog: the window's sequence numbers and one batch.
 
-use crate::commands::{Appliance, Executed, Gate};
+use crate::commands::{Admission, Appliance, Executed, Gate};
 use crate::identity::{Identity, STEP, server_name};
 use crate::{Outbox, SyncError};
 use soc_protocol::{CommandBody, CommandStatus, Down, Health, SignedCommand, Up, read_frame, write_frame};
@@ -188,7 +188,16 @@ impl Task {
     fn command(&self, signed: &SignedCommand, work: &mpsc::Sender<CommandBody>, results: &mpsc::Sender<Up>) {
         let failed = |id, status, detail: String| Up::CommandResult { id, status, detail, attachment: Vec::new() };
         let body = match self.gate.admit(signed, unix_now()) {
-            Ok(body) => body,
+            Ok(Admission::Run(body)) => body,
+            Ok(Admission::Answer(result)) => {
+                eprintln!("sensor: sync: a command delivered again, carried out before: its result goes again");
+                let _ = results.try_send(result);
+                return;
+            }
+            Ok(Admission::UnderWay(id)) => {
+                eprintln!("sensor: sync: command {id} delivered again while under way: its result will follow");
+                return;
+            }
             Err(refusal) => {
                 eprintln!("sensor: sync: refused command {} from the hub: {}", refusal.id, refusal.reason);
                 self.stats.commands_refused.fetch_add(1, Ordering::Relaxed);
@@ -200,24 +209,32 @@ impl Task {
         let id = body.id;
         if work.try_send(body).is_err() {
             let why = format!("more than {COMMANDS_WAITING} commands waiting: not carried out, issue it again");
-            let _ = results.try_send(failed(id, CommandStatus::Failed, why));
+            let result = failed(id, CommandStatus::Failed, why);
+            if let Err(e) = self.gate.finished(&result) {
+                eprintln!("sensor: sync: command {id}: cannot record its result: {e}");
+            }
+            let _ = results.try_send(result);
         }
     }
 
-    /// Carries out the commands of `work` one after another on the blocking pool; each result
-    /// goes to `results`.
+    /// Carries out the commands of `work` one after another on the blocking pool, following
+    /// each in the journal; each result goes to `results`.
     async fn carry_out(
         mut work: mpsc::Receiver<CommandBody>,
+        gate: Arc<Gate>,
         appliance: Option<Arc<dyn Appliance>>,
         results: mpsc::Sender<Up>,
         stats: Arc<SyncStats>,
     ) {
         while let Some(body) = work.recv().await {
-            let appliance = appliance.clone();
-            let command = body.command;
-            let outcome = tokio::task::spawn_blocking(move || match appliance {
-                Some(a) => a.execute(&command),
-                None => Err("this sensor process takes no commands".into()),
+            let (appliance, gate2) = (appliance.clone(), gate.clone());
+            let (id, command) = (body.id, body.command);
+            let outcome = tokio::task::spawn_blocking(move || {
+                gate2.started(id).map_err(|e| format!("cannot record the command's start: {e}"))?;
+                match appliance {
+                    Some(a) => a.execute(&command),
+                    None => Err("this sensor process takes no commands".into()),
+                }
             })
             .await
             .unwrap_or_else(|e| Err(format!("the command failed: {e}")));
@@ -226,18 +243,53 @@ impl Task {
                 Ok(done) => (CommandStatus::Done, done),
                 Err(why) => (CommandStatus::Failed, Executed { detail: why, attachment: Vec::new() }),
             };
-            eprintln!("sensor: sync: command {}: {status:?}: {detail}", body.id);
-            if results.send(Up::CommandResult { id: body.id, status, detail, attachment }).await.is_err() {
+            eprintln!("sensor: sync: command {id}: {status:?}: {detail}");
+            let result = Up::CommandResult { id, status, detail, attachment };
+            let recorded = {
+                let (gate, result) = (gate.clone(), result.clone());
+                tokio::task::spawn_blocking(move || gate.finished(&result)).await
+            };
+            if let Ok(Err(e)) | Err(e) = recorded.map_err(|e| SyncError::Refused(e.to_string())) {
+                eprintln!("sensor: sync: command {id}: cannot record its result: {e}");
+            }
+            if results.send(result).await.is_err() {
                 return;
             }
         }
     }
 
     async fn run(self) {
+        // Commands are carried out by one worker for the life of the process, whatever the
+        // sessions do: a result that finds no session is in the journal, and goes up when the
+        // hub delivers its command again.
+        let (work, queued) = mpsc::channel::<CommandBody>(COMMANDS_WAITING);
+        let (results_tx, mut results) = mpsc::channel::<Up>(RESULTS);
+        let worker = tokio::spawn(Task::carry_out(
+            queued,
+            self.gate.clone(),
+            self.appliance.clone(),
+            results_tx.clone(),
+            self.stats.clone(),
+        ));
+        // What a restart interrupted: commands never started run now; the others are reported
+        // failed.
+        match self.gate.unfinished() {
+            Ok((again, interrupted)) => {
+                for result in interrupted {
+                    if let Err(e) = self.gate.finished(&result) {
+                        eprintln!("sensor: sync: cannot record an interrupted command: {e}");
+                    }
+                }
+                for body in again {
+                    let _ = work.try_send(body);
+                }
+            }
+            Err(e) => eprintln!("sensor: sync: cannot read the command journal: {e}"),
+        }
         let mut backoff = BACKOFF_MIN;
         while !self.stop.load(Ordering::Relaxed) {
             let mut welcomed = false;
-            match self.session(&mut welcomed).await {
+            match self.session(&mut welcomed, &work, &mut results).await {
                 Ok(()) => {}
                 Err(e) => {
                     self.stats.failures.fetch_add(1, Ordering::Relaxed);
@@ -254,9 +306,15 @@ impl Task {
             }
             backoff = (backoff * 2).min(BACKOFF_MAX);
         }
+        worker.abort();
     }
 
-    async fn session(&self, welcomed: &mut bool) -> Result<(), SyncError> {
+    async fn session(
+        &self,
+        welcomed: &mut bool,
+        work: &mpsc::Sender<CommandBody>,
+        results: &mut mpsc::Receiver<Up>,
+    ) -> Result<(), SyncError> {
         let tcp = crate::dial::dial(&self.hub, self.proxy.as_ref()).await?;
         tcp.set_nodelay(true)?;
         // Read at each session: a renewed certificate is used from the next one on.
@@ -308,10 +366,9 @@ impl Task {
         // and are in flight or acknowledged.
         let mut cursor = None;
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
-        let (results_tx, mut results) = mpsc::channel::<Up>(RESULTS);
-        let (work, queued) = mpsc::channel::<CommandBody>(COMMANDS_WAITING);
-        let worker =
-            tokio::spawn(Task::carry_out(queued, self.appliance.clone(), results_tx.clone(), self.stats.clone()));
+        // Refusals and repeated results, from this session; the worker's results come on
+        // `results`.
+        let (answers_tx, mut answers) = mpsc::channel::<Up>(RESULTS);
         // A renewal request is out (one per session).
         let mut renewing = false;
         let result = loop {
@@ -340,7 +397,7 @@ impl Task {
                         }
                         self.stats.acked.fetch_add(seqs.len() as u64, Ordering::Relaxed);
                     }
-                    Some(Ok(Down::Command(signed))) => self.command(&signed, &work, &results_tx),
+                    Some(Ok(Down::Command(signed))) => self.command(&signed, work, &answers_tx),
                     Some(Ok(Down::Renewed { cert_der })) => match self.identity.install_certificate(&cert_der) {
                         Ok(()) => eprintln!("sensor: sync: certificate renewed; used from the next session"),
                         Err(e) => eprintln!("sensor: sync: renewed certificate not installed: {e}"),
@@ -351,6 +408,7 @@ impl Task {
                     None => break Err(SyncError::Refused("connection lost".into())),
                 },
                 Some(up) = results.recv() => send(&mut wr, &up).await?,
+                Some(up) = answers.recv() => send(&mut wr, &up).await?,
                 _ = self.notify.notified() => {}
                 _ = heartbeat.tick() => {
                     if !renewing && self.renewal_due() {
@@ -370,7 +428,6 @@ impl Task {
             }
         };
         reader.abort();
-        worker.abort();
         result
     }
 }
