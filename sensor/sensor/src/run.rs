@@ -307,6 +307,7 @@ fn monitor<O: RecordSink, T>(workers: &[std::thread::ScopedJoinHandle<'_, T>], w
         let records = out.stats();
         if let Some(detect) = link.take_detect() {
             detectors.lock().unwrap_or_else(|e| e.into_inner()).reconfigure(&detect);
+            eprintln!("sensor: detector settings from the SOC hub applied");
         }
         if publish {
             last_publish = now;

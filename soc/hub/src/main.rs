@@ -153,6 +153,64 @@ enum SensorCommand {
         #[arg(long)]
         data: PathBuf,
     },
+    /// Send a sensor a signed command; prints its id.
+    Command {
+        /// The running hub's data directory (before or after the command's own arguments).
+        #[arg(long, global = true)]
+        data: Option<PathBuf>,
+        /// The sensor's id.
+        #[arg(long)]
+        id: String,
+        #[command(subcommand)]
+        what: What,
+    },
+    /// A sensor's commands and what became of them, one JSON object per line.
+    Commands {
+        /// The running hub's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The sensor's id.
+        #[arg(long)]
+        id: String,
+    },
+    /// Write what the answer to a command carried (evidence: pcapng) to a file.
+    Attachment {
+        /// The running hub's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The sensor's id.
+        #[arg(long)]
+        id: String,
+        /// The command's id.
+        #[arg(long)]
+        command: u64,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// What a command asks.
+#[derive(Subcommand)]
+enum What {
+    /// Send up a flow's evidence packets.
+    Evidence {
+        /// The flow's uid.
+        #[arg(long)]
+        uid: String,
+    },
+    /// Install a threat-intelligence feed file (named as the file is).
+    IntelFeed {
+        /// The feed file.
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Replace the detectors' settings (`[detect]` as TOML, without `intel`).
+    DetectConfig {
+        /// The TOML file.
+        #[arg(long)]
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -181,6 +239,19 @@ fn main() -> ExitCode {
         }
         Command::Sensor { command: SensorCommand::List { data } } => call(&data, "GET", "/api/v1/sensors", None)
             .and_then(|v| print_lines(v.as_array().into_iter().flatten()).map(drop)),
+        Command::Sensor { command: SensorCommand::Command { data, id, what } } => match data {
+            Some(data) => command(&data, &id, what),
+            None => Err(anyhow::anyhow!("--data: the running hub's data directory is needed")),
+        },
+        Command::Sensor { command: SensorCommand::Commands { data, id } } => {
+            call(&data, "GET", &format!("/api/v1/sensors/{id}/commands"), None)
+                .and_then(|v| print_lines(v.as_array().into_iter().flatten()).map(drop))
+        }
+        Command::Sensor { command: SensorCommand::Attachment { data, id, command, out } } => {
+            request(&data, "GET", &format!("/api/v1/sensors/{id}/commands/{command}/attachment"), None).and_then(
+                |bytes| std::fs::write(&out, bytes).with_context(|| format!("cannot write {}", out.display())),
+            )
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -279,8 +350,29 @@ const API_ADDR: &str = "api.addr";
 /// Where the sensors' endpoint listens (for scripts and tests that let the hub pick a port).
 const TUNNEL_ADDR: &str = "tunnel.addr";
 
-/// One request to the running hub's API.
+/// Sends `what` to sensor `id`.
+fn command(data: &Path, id: &str, what: What) -> anyhow::Result<()> {
+    let read = |file: &Path| std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()));
+    let body = match what {
+        What::Evidence { uid } => serde_json::json!({"command": "evidence", "uid": uid}),
+        What::IntelFeed { file } => {
+            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            serde_json::json!({"command": "intel_feed", "name": name, "content": read(&file)?})
+        }
+        What::DetectConfig { file } => serde_json::json!({"command": "detect_config", "toml": read(&file)?}),
+    };
+    let answer = call(data, "POST", &format!("/api/v1/sensors/{id}/commands"), Some(body))?;
+    println!("{}", answer["id"]);
+    Ok(())
+}
+
+/// One request to the running hub's API, answering JSON.
 fn call(data: &Path, method: &str, path: &str, body: Option<serde_json::Value>) -> anyhow::Result<serde_json::Value> {
+    Ok(serde_json::from_slice(&request(data, method, path, body)?)?)
+}
+
+/// One request to the running hub's API: the answer's bytes.
+fn request(data: &Path, method: &str, path: &str, body: Option<serde_json::Value>) -> anyhow::Result<Vec<u8>> {
     let token = std::fs::read_to_string(data.join(ADMIN_TOKEN))
         .with_context(|| format!("{}: no admin credential: is a hub serving this directory?", data.display()))?;
     let addr = std::fs::read_to_string(data.join(API_ADDR))
@@ -300,11 +392,11 @@ fn call(data: &Path, method: &str, path: &str, body: Option<serde_json::Value>) 
     }
     .with_context(|| format!("cannot reach the hub's API at {url}"))?;
     let status = response.status();
-    let text = response.body_mut().read_to_string()?;
+    let bytes = response.body_mut().with_config().limit(soc_protocol::MAX_FRAME as u64).read_to_vec()?;
     if !status.is_success() {
-        anyhow::bail!("{url}: {status}: {}", text.trim());
+        anyhow::bail!("{url}: {status}: {}", String::from_utf8_lossy(&bytes).trim());
     }
-    Ok(serde_json::from_str(&text)?)
+    Ok(bytes)
 }
 
 /// The hub's configuration file.
