@@ -13,9 +13,10 @@ use std::time::Duration;
 
 #[test]
 fn analysts_triage_the_queue_and_every_action_is_audited() {
+    // Before the enrollment: its token is the first entry of the audit trail.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let (_dir, hub, sensor, id) = enrolled();
     let outbox = Outbox::open(&sensor).unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     for (n, severity) in ["low", "critical", "medium", "high", "critical"].iter().enumerate() {
         let alert =
             json!({"id": format!("A{n}"), "ts": now - 600, "severity": severity, "title": format!("alert {n}")});

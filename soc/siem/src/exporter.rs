@@ -27,6 +27,10 @@ pub const IDLE: Duration = Duration::from_millis(200);
 pub const BACKOFF_MIN: Duration = Duration::from_secs(1);
 /// Longest wait after failed sends.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// An entry whose alert is missing for longer than this is a leftover of a crash between the
+/// entry's write and the alert's (the hub writes the entry first), not an alert about to be
+/// written: it is dropped.
+pub const ORPHAN_AFTER: u64 = 60;
 /// Connect, TLS and each request or write, at most.
 pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -269,11 +273,23 @@ impl Worker {
             return Ok(false);
         }
         let mut docs = Vec::with_capacity(entries.len());
-        for (_, key) in &entries {
-            // An alert no longer held has nothing to send.
-            let Some(bytes) = self.alerts.get(key).map_err(|e| format!("alerts: {e}"))? else { continue };
-            let stored: Value = serde_json::from_slice(&bytes).map_err(|e| format!("stored alert: {e}"))?;
-            docs.push(Doc { uid: ocsf::uid(&stored), finding: ocsf::finding(&stored), stored });
+        let mut taken = 0;
+        for (_, at, key) in &entries {
+            match self.alerts.get(key).map_err(|e| format!("alerts: {e}"))? {
+                Some(bytes) => {
+                    let stored: Value = serde_json::from_slice(&bytes).map_err(|e| format!("stored alert: {e}"))?;
+                    docs.push(Doc { uid: ocsf::uid(&stored), finding: ocsf::finding(&stored), stored });
+                }
+                // Queued just before its alert is written: this batch ends here, the rest next
+                // time.
+                None if now().saturating_sub(*at) < ORPHAN_AFTER => break,
+                // A leftover of a crash: nothing to send.
+                None => {}
+            }
+            taken += 1;
+        }
+        if taken == 0 {
+            return Ok(false);
         }
         if !docs.is_empty() {
             match self.sink.send(&docs) {
@@ -290,7 +306,7 @@ impl Worker {
                 }
             }
         }
-        queue.remove(entries.into_iter().map(|(k, _)| k)).map_err(|e| format!("queue: {e}"))?;
+        queue.remove(entries.into_iter().take(taken).map(|(k, _, _)| k)).map_err(|e| format!("queue: {e}"))?;
         // Durable now: a restart must not send the batch again.
         self.queues.db().flush().map_err(|e| format!("queue: {e}"))?;
         self.counters.sent.fetch_add(docs.len() as u64, Ordering::Relaxed);

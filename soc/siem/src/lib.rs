@@ -11,9 +11,10 @@
 //! | `exporter.rs` | [`Exporters`]: a thread per destination: batch, send, retry with backoff, count |
 //!
 //! **Delivery.** An alert enters every destination's queue just before it is stored, in the same
-//! flush (so the hub's acknowledgement to the sensor covers both; after a crash between the two
-//! writes, the exporter finds no alert for the entry and skips it, and the resent alert is
-//! queued again), and leaves a queue only
+//! flush (so the hub's acknowledgement to the sensor covers both). An entry whose alert is not
+//! there yet waits for it (it is being written); one whose alert is still missing a minute
+//! later is the leftover of a crash between the two writes, and is dropped (the sensor resent
+//! that alert, which was queued again). It leaves a queue only
 //! once the destination took it: HTTP 200 (HEC: code 0; Elasticsearch: each item created, or
 //! present already), or for syslog the batch written and flushed on the TLS connection; the
 //! removal is flushed to disk before the next batch.

@@ -1,6 +1,6 @@
 //! [`Queues`]: per destination, the alerts it has not taken yet, in the hub's database: tree
-//! `export:NAME`, key an id of the database's generator (so, arrival order), value the alert's
-//! key in the `alerts` tree. The hub pushes just before it stores the alert, and its flush
+//! `export:NAME`, key an id of the database's generator (so, arrival order), value the Unix
+//! second it was queued (8 bytes, big-endian) and the alert's key in the `alerts` tree. The hub pushes just before it stores the alert, and its flush
 //! before acknowledging the sensor makes both durable together.
 //!
 //! A queue holds at most [`MAX_QUEUED`] alerts: a destination down for so long loses its
@@ -48,7 +48,8 @@ impl Queues {
     /// database's next flush).
     pub fn push(&self, alert_key: &[u8]) -> Result<(), sled::Error> {
         for q in self.queues.iter() {
-            q.tree.insert(self.db.generate_id()?.to_be_bytes(), alert_key)?;
+            let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            q.tree.insert(self.db.generate_id()?.to_be_bytes(), [&at.to_be_bytes()[..], alert_key].concat())?;
             if q.len.fetch_add(1, Ordering::Relaxed) + 1 > MAX_QUEUED && q.tree.pop_min()?.is_some() {
                 q.len.fetch_sub(1, Ordering::Relaxed);
                 q.dropped.fetch_add(1, Ordering::Relaxed);
@@ -71,9 +72,13 @@ impl Queues {
 }
 
 impl Queue {
-    /// The oldest `max` entries: (queue key, alert key).
-    pub fn peek(&self, max: usize) -> Result<Vec<(IVec, IVec)>, sled::Error> {
-        self.tree.iter().take(max).collect()
+    /// The oldest `max` entries: (queue key, Unix second queued, alert key).
+    pub fn peek(&self, max: usize) -> Result<Vec<(IVec, u64, Vec<u8>)>, sled::Error> {
+        let entry = |(k, v): (IVec, IVec)| {
+            let at = v.get(..8).and_then(|b| b.try_into().ok()).map_or(0, u64::from_be_bytes);
+            (k, at, v.get(8..).unwrap_or_default().to_vec())
+        };
+        self.tree.iter().take(max).map(|e| e.map(entry)).collect()
     }
 
     /// Removes delivered entries.
@@ -108,9 +113,10 @@ mod tests {
             queues.push(k).unwrap();
         }
         let a = queues.get(0).peek(10).unwrap();
-        let keys: Vec<&[u8]> = a.iter().map(|(_, v)| v.as_ref()).collect();
+        let keys: Vec<&[u8]> = a.iter().map(|(_, _, v)| v.as_ref()).collect();
         assert_eq!(keys, [b"s2\0x", b"s1\0y", b"s3\0z"]);
-        queues.get(0).remove(a.into_iter().take(2).map(|(k, _)| k)).unwrap();
+        assert!(a.iter().all(|(_, at, _)| *at > 1_700_000_000), "queued now");
+        queues.get(0).remove(a.into_iter().take(2).map(|(k, _, _)| k)).unwrap();
         assert_eq!(queues.get(0).len(), 1);
         assert_eq!(queues.get(1).len(), 3);
         // The counts survive a reopen.
