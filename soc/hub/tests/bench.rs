@@ -66,11 +66,23 @@ fn latency_drain_and_ingest() {
     println!("backlog of {BACKLOG} queued durably in {:.1} s", started.elapsed().as_secs_f64());
     let hub = Hub::start(&data, &format!("127.0.0.1:{port}"));
     let started = Instant::now();
+    // The sensor comes back after its reconnection backoff (up to 30 s, drawn at random): the
+    // drain itself is timed from the first acknowledgement, the whole from the hub's return.
+    let acked = tunnel.stats().acked.load(std::sync::atomic::Ordering::Relaxed);
+    while tunnel.stats().acked.load(std::sync::atomic::Ordering::Relaxed) == acked {
+        assert!(started.elapsed() < Duration::from_secs(120), "no reconnection: {}", hub.log());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let reconnected = started.elapsed();
     assert!(tunnel.wait_drained(Duration::from_secs(600)), "{}", hub.log());
-    let secs = started.elapsed().as_secs_f64();
+    let (whole, drain) = (started.elapsed(), started.elapsed() - reconnected);
     println!(
-        "drain of {BACKLOG} alerts after the outage: {secs:.1} s = {:.0} alerts/s (target >= 50,000/s, includes the reconnection backoff)",
-        BACKLOG as f64 / secs
+        "drain of {BACKLOG} alerts after the outage: {:.1} s from the first acknowledgement = {:.0} alerts/s (target >= 50,000/s); \
+         {:.1} s from the hub's return, the reconnection backoff ({:.1} s) included",
+        drain.as_secs_f64(),
+        BACKLOG as f64 / drain.as_secs_f64(),
+        whole.as_secs_f64(),
+        reconnected.as_secs_f64()
     );
     drop(tunnel);
 
