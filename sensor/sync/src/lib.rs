@@ -5,7 +5,8 @@
 //! | `identity.rs` | the sensor's key, certificate and pinned hub CA; [`enroll`] |
 //! | `offline.rs` | offline enrollment: the request file, the bundle installed |
 //! | `dial.rs` | reaching the hub: directly or through an HTTP proxy (`CONNECT`) |
-//! | `outbox.rs` | [`Outbox`]: alerts on disk until the hub acknowledges them, critical first |
+//! | `outbox/mod.rs` | [`Outbox`]: alerts on disk until the hub acknowledges them, critical first |
+//! | `outbox/segments.rs` | the ordinary alerts in segment databases, each deleted whole once acknowledged |
 //! | `commands.rs` | [`Gate`]: commands from the hub checked (signature, sensor, expiry, replay) before the [`Appliance`] acts |
 //! | `client.rs` | [`SyncHandle`]: the outbound mTLS tunnel, exactly-once delivery, backoff |
 //!
