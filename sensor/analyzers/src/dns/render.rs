@@ -224,36 +224,43 @@ fn push_mixed_run(out: &mut String, run: &[u8]) {
         out.push_str(s);
         return;
     }
-    // Escape through a stack buffer, a chunk at a time: each byte's form is one table load,
-    // written as a whole 4-byte word and kept for its length, without a branch to mispredict on
-    // binary data; then one copy and one (ASCII) validation per chunk.
+    // Each chunk is printable ASCII once escaped: one (ASCII) validation per chunk.
+    expand(run, &BYTE_FORMS, |chunk| push_ascii(out, chunk));
+}
+
+/// Writes `bytes` through `forms`, each byte's written form (its text in the low six bytes,
+/// little-endian, padded with zeros; the text's length in the top byte), a chunk at a time
+/// into a stack buffer handed to `emit`. One table load and one whole-word store per byte,
+/// kept for its length: no branch on the byte to mispredict on binary data. The JSON writer
+/// escapes strings this way too.
+pub fn expand(bytes: &[u8], forms: &[u64; 256], mut emit: impl FnMut(&[u8])) {
     const CHUNK: usize = 64;
-    let mut buf = [0u8; CHUNK * 4 + 4];
-    for chunk in run.chunks(CHUNK) {
+    let mut buf = [0u8; CHUNK * 8 + 8];
+    for chunk in bytes.chunks(CHUNK) {
         let mut n = 0;
         for &b in chunk {
-            let form = BYTE_FORMS[usize::from(b)];
-            // n <= 4 × (CHUNK - 1) here, so the mask changes nothing; it lets the compiler see
+            let form = forms[usize::from(b)];
+            // n <= 6 × (CHUNK - 1) here, so the mask changes nothing; it lets the compiler see
             // that the word fits without a check per byte.
-            let at = n & (CHUNK * 4 - 1);
-            buf[at..at + 4].copy_from_slice(&(form as u32).to_le_bytes());
-            n += (form >> 32) as usize;
+            let at = n & (CHUNK * 8 - 1);
+            buf[at..at + 8].copy_from_slice(&form.to_le_bytes());
+            n += (form >> 56) as usize;
         }
-        push_ascii(out, &buf[..n]);
+        emit(&buf[..n]);
     }
 }
 
-/// How an escaped run writes each byte: the text in the low 4 bytes (little-endian, padded with
-/// zeros), its length in the high 32 bits: the byte itself when printable, else `\xNN`.
+/// How an escaped run writes each byte ([`expand`]'s forms): the byte itself when printable,
+/// else `\xNN`.
 const BYTE_FORMS: [u64; 256] = {
     let mut forms = [0u64; 256];
     let mut i = 0;
     while i < 256 {
         let b = i as u8;
         forms[i] = if printable(b) {
-            b as u64 | 1 << 32
+            b as u64 | 1 << 56
         } else {
-            u32::from_le_bytes([b'\\', b'x', HEX[i >> 4], HEX[i & 0x0f]]) as u64 | 4 << 32
+            u32::from_le_bytes([b'\\', b'x', HEX[i >> 4], HEX[i & 0x0f]]) as u64 | 4 << 56
         };
         i += 1;
     }
