@@ -75,6 +75,8 @@ bench-store: setup ## Store ingest, size against JSON lines and gzip, query late
 	./target/release/examples/store_bench $(SHARED)/data/pcaps $(BENCH_DIR)/store $(STORE_RECORDS)
 	STORE_BENCH_SKIP=dns-tunnel ./target/release/examples/store_bench $(SHARED)/data/pcaps $(BENCH_DIR)/store $(STORE_RECORDS)
 	rm -rf $(BENCH_DIR)/store
+	$(CARGO) build --release --locked -p sensor
+	bash bench/store-ceiling.sh "$(SHARED)" "$(BENCH_DIR)"
 
 bench-intel: setup ## Threat-intelligence lookups at 1,000 and 1,000,000 indicators
 	$(CARGO) run --release --locked -p sensor-detect --example intel_bench
