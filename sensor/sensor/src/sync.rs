@@ -18,7 +18,7 @@ use soc_protocol::{Command, Health};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The outbox and its tunnel.
@@ -117,6 +117,8 @@ pub struct RunLink {
     pub kernel_drops: AtomicU64,
     /// New detector settings not yet applied.
     detect: Mutex<Option<DetectConfig>>,
+    /// Whether `detect` holds some: read without the lock after every batch of packets.
+    detect_waiting: AtomicBool,
 }
 
 impl RunLink {
@@ -128,12 +130,19 @@ impl RunLink {
 
     /// Hands new detector settings to the capture.
     pub fn push_detect(&self, cfg: DetectConfig) {
-        *self.detect.lock().unwrap_or_else(|e| e.into_inner()) = Some(cfg);
+        let mut detect = self.detect.lock().unwrap_or_else(|e| e.into_inner());
+        *detect = Some(cfg);
+        self.detect_waiting.store(true, Ordering::Release);
     }
 
     /// New detector settings, once.
     pub fn take_detect(&self) -> Option<DetectConfig> {
-        self.detect.lock().unwrap_or_else(|e| e.into_inner()).take()
+        if !self.detect_waiting.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut detect = self.detect.lock().unwrap_or_else(|e| e.into_inner());
+        self.detect_waiting.store(false, Ordering::Release);
+        detect.take()
     }
 }
 
