@@ -311,6 +311,9 @@ mod tests {
         let outbox = Outbox::open_sized(dir.path(), 10).unwrap();
         assert!(!dead.exists());
         assert_eq!(seqs(&outbox.next(&HashSet::new(), &mut None, 100).unwrap()), &all[10..]);
+        assert_eq!(outbox.len(), 5);
+        // The deleted segment's count went with it (the other one is still being written).
+        assert_eq!(outbox.db.open_tree("outbox").unwrap().scan_prefix(b"count:").count(), 0);
     }
 
     #[test]

@@ -102,6 +102,13 @@ impl Segments {
             per_segment,
             dirty: Vec::new(),
         };
+        // Counts of segments a crash deleted before their count was.
+        for key in s.meta.scan_prefix(COUNT).keys() {
+            let key = key?;
+            if key.get(COUNT.len()..).and_then(seq_of).is_none_or(|first| !s.segments.contains_key(&first)) {
+                s.meta.remove(key)?;
+            }
+        }
         let last = s.segments.keys().next_back().copied();
         for first in s.segments.keys().copied().collect::<Vec<_>>() {
             // Sealed segments have their count on record; the last one is counted.
