@@ -52,15 +52,21 @@ PY
 }
 ours "$out/sensor" | tee "$out/sensor.txt"
 
-# The detectors' cost: the same replay with them off, alternating three times each; the least
-# CPU time of each (user + system: less sensitive than wall time to the VM's I/O stalls).
+# The detectors' cost: the same replay with them off, three times each, in the order
+# with-without, without-with, with-without (so that the machine's load drifting during the runs
+# favours neither); the least CPU time of each (user + system: less sensitive than wall time to
+# the VM's I/O stalls).
 printf '[detect]\nenabled = false\n' >"$out/no-detect.toml"
 : >"$out/detect-runs.txt"
-for run in 1 2 3; do
+cost_run() {
   rm -rf "$out/sensor-cost"
-  ours "$out/sensor-cost" 2>/dev/null | sed 's/^sensor:/with detectors:/' | tee -a "$out/detect-runs.txt"
-  rm -rf "$out/sensor-cost"
-  ours "$out/sensor-cost" --config "$out/no-detect.toml" 2>/dev/null | sed 's/^sensor:/without:/' | tee -a "$out/detect-runs.txt"
+  case $1 in
+    with) ours "$out/sensor-cost" 2>/dev/null | sed 's/^sensor:/with detectors:/' ;;
+    without) ours "$out/sensor-cost" --config "$out/no-detect.toml" 2>/dev/null | sed 's/^sensor:/without:/' ;;
+  esac | tee -a "$out/detect-runs.txt"
+}
+for order in "with without" "without with" "with without"; do
+  for setting in $order; do cost_run "$setting"; done
 done
 rm -rf "$out/sensor-cost"
 python3 - "$out/detect-runs.txt" <<'PY'
