@@ -63,7 +63,7 @@ impl Outbox {
         let mut state = State { critical: BTreeSet::new(), segments };
         migrate(&db, &critical, &mut state)?;
         for key in critical.iter().keys() {
-            state.critical.extend(segments::seq_of(&key?));
+            state.critical.extend(segments::be_u64(&key?));
         }
         Ok(Outbox { db, critical, state: Arc::new(Mutex::new(state)) })
     }
@@ -156,7 +156,7 @@ impl Outbox {
     pub fn oldest_age_secs(&self) -> u64 {
         let mut state = self.state();
         let critical = state.critical.first().and_then(|seq| self.critical.get(seq.to_be_bytes()).ok().flatten());
-        let critical = critical.and_then(|v| segments::seq_of(v.get(..STAMP)?));
+        let critical = critical.and_then(|v| segments::be_u64(v.get(..STAMP)?));
         let ordinary = state.segments.oldest_stamp().ok().flatten();
         [critical, ordinary].into_iter().flatten().min().map_or(0, |t| now().saturating_sub(t))
     }
@@ -184,20 +184,22 @@ fn migrate(db: &sled::Db, critical: &sled::Tree, state: &mut State) -> Result<()
         return Ok(());
     };
     let times = has(b"queued").then(|| db.open_tree("queued")).transpose()?;
+    // Ordinary alerts moved before a crash: the old tree is read in order, so they are those up
+    // to the last one in the segments.
+    let moved = state.segments.last_seq()?;
     for entry in old.iter() {
         let (k, v) = entry?;
-        let Some(seq) = k.get(1..).and_then(segments::seq_of) else { continue };
+        let Some(seq) = k.get(1..).and_then(segments::be_u64) else { continue };
         let value = match &times {
             Some(times) => {
-                let at = times.get(&k)?.and_then(|t| segments::seq_of(&t)).unwrap_or(0);
+                let at = times.get(&k)?.and_then(|t| segments::be_u64(&t)).unwrap_or(0);
                 stamped(at, &v)
             }
             None => v.to_vec(),
         };
         if k[0] == 0 {
             critical.insert(seq.to_be_bytes(), value)?;
-        } else if state.segments.last_seq()?.is_none_or(|last| seq > last) {
-            // (Not when moved before a crash: the old tree is read in order.)
+        } else if moved.is_none_or(|last| seq > last) {
             state.segments.push(seq, &value)?;
         }
     }

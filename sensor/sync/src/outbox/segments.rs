@@ -68,8 +68,9 @@ fn name(first: u64) -> String {
     format!("{first:020}")
 }
 
-pub(super) fn seq_of(key: &[u8]) -> Option<u64> {
-    Some(u64::from_be_bytes(key.try_into().ok()?))
+/// A big-endian `u64` (sequence numbers, stamps, counts), if `bytes` is one.
+pub(super) fn be_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
 fn count_key(first: u64) -> Vec<u8> {
@@ -81,7 +82,7 @@ impl Segments {
     /// tree.
     pub(super) fn open(dir: &Path, meta: sled::Tree, per_segment: usize) -> Result<Segments, SyncError> {
         std::fs::create_dir_all(dir)?;
-        let watermark = meta.get(WATERMARK)?.and_then(|v| seq_of(&v)).unwrap_or(0);
+        let watermark = meta.get(WATERMARK)?.and_then(|v| be_u64(&v)).unwrap_or(0);
         let mut segments = BTreeMap::new();
         for entry in std::fs::read_dir(dir)? {
             let path = entry?.path();
@@ -105,14 +106,14 @@ impl Segments {
         // Counts of segments a crash deleted before their count was.
         for key in s.meta.scan_prefix(COUNT).keys() {
             let key = key?;
-            if key.get(COUNT.len()..).and_then(seq_of).is_none_or(|first| !s.segments.contains_key(&first)) {
+            if key.get(COUNT.len()..).and_then(be_u64).is_none_or(|first| !s.segments.contains_key(&first)) {
                 s.meta.remove(key)?;
             }
         }
         let last = s.segments.keys().next_back().copied();
         for first in s.segments.keys().copied().collect::<Vec<_>>() {
             // Sealed segments have their count on record; the last one is counted.
-            let sealed = s.meta.get(count_key(first))?.and_then(|v| seq_of(&v)).filter(|_| Some(first) != last);
+            let sealed = s.meta.get(count_key(first))?.and_then(|v| be_u64(&v)).filter(|_| Some(first) != last);
             let count = match sealed {
                 Some(n) => n as usize,
                 None => s.db(first)?.len(),
@@ -134,9 +135,9 @@ impl Segments {
 
     /// The database of the segment starting at `first`, opened if needed.
     fn db(&mut self, first: u64) -> Result<&sled::Db, SyncError> {
-        let path = self.dir.join(name(first));
         let seg = self.segments.entry(first).or_insert(Segment { db: None, count: 0 });
         if seg.db.is_none() {
+            let path = self.dir.join(name(first));
             seg.db = Some(sled::Config::new().path(path).cache_capacity(SEGMENT_CACHE).open()?);
         }
         Ok(seg.db.as_ref().unwrap_or_else(|| unreachable!("opened above")))
@@ -183,7 +184,7 @@ impl Segments {
             let db = self.db(first)?.clone();
             for entry in db.range(from.to_be_bytes()..) {
                 let (k, v) = entry?;
-                let Some(seq) = seq_of(&k) else { continue };
+                let Some(seq) = be_u64(&k) else { continue };
                 *cursor = Some(seq);
                 if !skip.contains(&seq) && !self.acked.contains(&seq) {
                     let json = v.get(STAMP..).unwrap_or_default();
@@ -228,7 +229,7 @@ impl Segments {
             let db = self.db(first)?.clone();
             let mut open = false;
             for entry in db.range(self.watermark.to_be_bytes()..) {
-                let Some(seq) = seq_of(&entry?.0) else { continue };
+                let Some(seq) = be_u64(&entry?.0) else { continue };
                 if !self.acked.remove(&seq) {
                     open = true;
                     break;
@@ -263,7 +264,7 @@ impl Segments {
     /// The highest sequence number stored.
     pub(super) fn last_seq(&mut self) -> Result<Option<u64>, SyncError> {
         let Some(&first) = self.segments.keys().next_back() else { return Ok(None) };
-        Ok(self.db(first)?.last()?.and_then(|(k, _)| seq_of(&k)))
+        Ok(self.db(first)?.last()?.and_then(|(k, _)| be_u64(&k)))
     }
 
     /// Alerts below the watermark and after it: those acknowledged out of order are counted
@@ -284,7 +285,7 @@ impl Segments {
         let Some(&first) = self.segments.keys().next() else { return Ok(None) };
         let from = self.watermark.to_be_bytes();
         let Some(entry) = self.db(first)?.range(from..).next() else { return Ok(None) };
-        Ok(entry?.1.get(..STAMP).and_then(seq_of))
+        Ok(entry?.1.get(..STAMP).and_then(be_u64))
     }
 
     /// Makes what was pushed durable.
