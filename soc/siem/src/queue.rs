@@ -1,7 +1,8 @@
 //! [`Queues`]: per destination, the alerts it has not taken yet, in the hub's database: tree
 //! `export:NAME`, key an id of the database's generator (so, arrival order), value the Unix
-//! second it was queued (8 bytes, big-endian) and the alert's key in the `alerts` tree. The hub pushes just before it stores the alert, and its flush
-//! before acknowledging the sensor makes both durable together.
+//! second it was queued (8 bytes, big-endian) and the alert's key in the `alerts` tree. The
+//! hub pushes just before it stores the alert, and its flush before acknowledging the sensor
+//! makes both durable together.
 //!
 //! A queue holds at most [`MAX_QUEUED`] alerts: a destination down for so long loses its
 //! oldest ones, counted (the alerts stay at the hub).

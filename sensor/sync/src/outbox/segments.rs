@@ -9,9 +9,9 @@
 //! A directory removed frees no page, and gives its disk space back, which sled's log does not.
 //!
 //! What is acknowledged: every alert numbered below the watermark (kept in the main database,
-//! tree `outbox`, key `acked_below`), and the ones acknowledged out of order above it, in memory. After a
-//! restart those few are sent again, and the hub, keyed by (sensor, sequence number), stores
-//! them once.
+//! tree `outbox`, key `acked_below`), and the ones acknowledged out of order above it, in
+//! memory. After a restart those few are sent again, and the hub, keyed by (sensor, sequence
+//! number), stores them once.
 
 use crate::SyncError;
 use soc_protocol::AlertItem;
