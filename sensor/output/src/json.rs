@@ -6,8 +6,7 @@
 //! This writer appends straight into a reused byte buffer: strings are scanned a word at a time
 //! and copied whole when nothing needs escaping, else written through a table of each byte's
 //! escaped form without a branch per byte; times are fixed-point like Zeek's (`%.6f`), integers go
-//! through a small stack buffer. Output is standard JSON; the tests parse it back with
-//! `serde_json`.
+//! through `itoa`. Output is standard JSON; the tests parse it back with `serde_json`.
 
 use core::net::IpAddr;
 use sensor_analyzers::dns::render::expand;
@@ -87,21 +86,18 @@ fn escape_into(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// Appends an unsigned integer.
 pub fn uint(out: &mut Vec<u8>, n: u64) {
-    out.extend_from_slice(sensor_analyzers::dns::render::decimal(n, &mut [0; 20]));
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// Appends nanoseconds as seconds with six decimals (Zeek's precision for times and intervals).
 pub fn secs6(out: &mut Vec<u8>, nanos: u64) {
     let micros = (nanos + 500) / 1000;
     uint(out, micros / 1_000_000);
-    let frac = micros % 1_000_000;
-    let mut buf = *b".000000";
-    let mut f = frac;
-    for d in buf[1..].iter_mut().rev() {
-        *d = b'0' + (f % 10) as u8;
-        f /= 10;
-    }
-    out.extend_from_slice(&buf);
+    // Six digits with leading zeros: those of 1,000,000 + the fraction, less its leading 1.
+    let mut digits = itoa::Buffer::new();
+    let frac = digits.format(1_000_000 + micros % 1_000_000).as_bytes();
+    out.push(b'.');
+    out.extend_from_slice(&frac[1..]);
 }
 
 /// Appends an address as a JSON string (dotted quad without the formatting machinery; IPv6 in

@@ -33,8 +33,8 @@ impl NameText {
         let mut buf = [0u8; 12];
         let p = prefix.len().min(7);
         buf[..p].copy_from_slice(&prefix.as_bytes()[..p]);
-        let mut scratch = [0; 20];
-        let digits = super::render::decimal(u64::from(n), &mut scratch);
+        let mut scratch = itoa::Buffer::new();
+        let digits = scratch.format(n).as_bytes();
         let d = digits.len();
         buf[p..p + d].copy_from_slice(digits);
         NameText(Repr::Default { buf, len: (p + d) as u8 })

@@ -267,24 +267,9 @@ const BYTE_FORMS: [u64; 256] = {
     forms
 };
 
-/// The decimal digits of `n`, written at the end of `buf`, without the formatting machinery
-/// (records print many numbers; the JSON writer uses this too).
-pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[at..]
-}
-
-/// Appends a number in decimal.
+/// Appends a number in decimal (`itoa`: two digits per step, no formatting machinery).
 pub(crate) fn push_decimal(out: &mut String, n: u64) {
-    push_ascii(out, decimal(n, &mut [0; 20]));
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Appends an IPv4 address, dotted decimal.

@@ -179,8 +179,8 @@ impl Addl {
     /// A number in decimal.
     pub(crate) fn num(n: impl Into<u64>) -> Self {
         let mut a = Addl { buf: [0; ADDL_CAPACITY], len: 0 };
-        let mut scratch = [0; 20];
-        let digits = super::render::decimal(n.into(), &mut scratch);
+        let mut scratch = itoa::Buffer::new();
+        let digits = scratch.format::<u64>(n.into()).as_bytes();
         let len = digits.len();
         a.buf[..len].copy_from_slice(digits);
         a.len = len;
