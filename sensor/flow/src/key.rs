@@ -143,8 +143,9 @@ impl PackedKey {
         }
     }
 
-    pub(crate) fn unpack(&self) -> FlowKey {
-        let (orig_h, resp_h) = match self {
+    /// The addresses, originator first, as they were packed.
+    fn addrs(&self) -> (IpAddr, IpAddr) {
+        match self {
             PackedKey::V4 { addrs, .. } => {
                 let v4 = |bytes: &[u8]| IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]));
                 (v4(&addrs[..4]), v4(&addrs[4..]))
@@ -164,26 +165,34 @@ impl PackedKey {
                     wide(&addrs[16..], rest.flags & Rest::RESP_V6 != 0),
                 )
             }
-        };
-        let rest = self.rest();
-        FlowKey {
-            orig_h,
-            resp_h,
-            orig_p: self.orig_p(),
-            resp_p: self.resp_p(),
-            proto: rest.proto,
-            vlan: (rest.flags & Rest::VLAN != 0).then(|| u16::from_ne_bytes(rest.vlan)),
-            inner_vlan: (rest.flags & Rest::INNER_VLAN != 0).then(|| u16::from_ne_bytes(rest.inner_vlan)),
         }
     }
 
+    /// The VLAN tags, outer then inner.
+    fn vlans(&self) -> (Option<u16>, Option<u16>) {
+        let rest = self.rest();
+        let tag = |bit: u8, id: [u8; 2]| (rest.flags & bit != 0).then(|| u16::from_ne_bytes(id));
+        (tag(Rest::VLAN, rest.vlan), tag(Rest::INNER_VLAN, rest.inner_vlan))
+    }
+
+    pub(crate) fn unpack(&self) -> FlowKey {
+        let (orig_h, resp_h) = self.addrs();
+        let (vlan, inner_vlan) = self.vlans();
+        FlowKey { orig_h, resp_h, orig_p: self.orig_p(), resp_p: self.resp_p(), proto: self.proto(), vlan, inner_vlan }
+    }
+
     /// Whether this is the flow of `key`: `Some(true)` in the same orientation, `Some(false)`
-    /// reversed (sent by the responder).
+    /// reversed (sent by the responder). Field by field, without building keys: the flow table
+    /// asks this for every packet.
     pub(crate) fn matches(&self, key: &FlowKey) -> Option<bool> {
-        let own = self.unpack();
-        if own == *key {
+        if self.proto() != key.proto || self.vlans() != (key.vlan, key.inner_vlan) {
+            return None;
+        }
+        let (orig_h, resp_h) = self.addrs();
+        let own = (orig_h, self.orig_p(), resp_h, self.resp_p());
+        if own == (key.orig_h, key.orig_p, key.resp_h, key.resp_p) {
             Some(true)
-        } else if own == key.reversed() {
+        } else if own == (key.resp_h, key.resp_p, key.orig_h, key.orig_p) {
             Some(false)
         } else {
             None

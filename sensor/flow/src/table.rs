@@ -145,9 +145,12 @@ impl<S: Default> FlowTable<S> {
         let key = FlowKey::of(pkt);
         let hash = self.hash(&key);
         let slots = &self.slots;
-        let found = self
-            .index
-            .find(hash, |&i| slots[i as usize].flow.as_ref().is_some_and(|f| f.packed_key().matches(&key).is_some()));
+        // The direction the flow matched in, kept for the update below.
+        let mut way = None;
+        let found = self.index.find(hash, |&i| {
+            way = slots[i as usize].flow.as_ref().and_then(|f| f.packed_key().matches(&key));
+            way.is_some()
+        });
         // The periodic sweep runs once a second; a flow whose timeout passed since then must not
         // take this packet (Zeek would have removed it), so check the one found.
         let found = found.copied().filter(|&i| {
@@ -169,7 +172,8 @@ impl<S: Default> FlowTable<S> {
             unreachable!("flow slot {idx} is empty")
         };
         let before = list_of(flow);
-        let same_way = flow.packed_key().matches(&key) == Some(true);
+        // A new flow may have been created turned around (`wants_flip`).
+        let same_way = if created { flow.packed_key().matches(&key) == Some(true) } else { way == Some(true) };
         let from_orig = flow.update(ts, pkt, same_way, &mut weirds);
         for &name in &weirds.names[..weirds.len] {
             if flow.first_report(name) {
