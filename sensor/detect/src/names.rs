@@ -58,6 +58,27 @@ pub(crate) struct Shape {
     pub(crate) binary: bool,
 }
 
+/// Character classes for [`Shape::of`].
+const OTHER: u8 = 0;
+const LETTER: u8 = 1;
+const DIGIT: u8 = 2;
+const DOT: u8 = 4;
+const CLASS: [u8; 256] = {
+    let mut classes = [OTHER; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        classes[i] = match b {
+            b'a'..=b'z' | b'A'..=b'Z' => LETTER,
+            b'0'..=b'9' => DIGIT,
+            b'.' => DOT,
+            _ => OTHER,
+        };
+        i += 1;
+    }
+    classes
+};
+
 /// `c · log2(c)` for every count a name can give a character (names are at most 255 bytes, as
 /// rendered they can be longer: counts saturate at 255), computed once.
 fn c_log2_c(c: u8) -> f64 {
@@ -78,36 +99,28 @@ impl Shape {
         let mut counts = [0u8; 256];
         let mut distinct = [0u8; 256];
         let mut n_distinct = 0usize;
-        let mut len = 0usize;
-        let mut alternations = 0usize;
-        let mut prev_digit: Option<bool> = None;
+        let (mut len, mut alternations, mut run, mut longest_run) = (0usize, 0usize, 0usize, 0usize);
+        // The class of the last letter or digit since the last dot (`OTHER`: none yet).
+        let mut prev = 0u8;
+        let mut last = u16::MAX;
         let mut binary = false;
-        let mut run = 0usize;
-        let mut longest_run = 0usize;
+        // No branch on the bytes (tunnel labels make any such branch a coin toss): each step is
+        // table lookups, selects and adds. Dots only end runs of alternation.
         for (i, &b) in bytes.iter().enumerate() {
-            run = if i > 0 && bytes[i - 1] == b { run + 1 } else { 1 };
-            if b == b'.' {
-                prev_digit = None;
-                continue;
-            }
-            longest_run = longest_run.max(run);
-            if b == b'\\' && bytes.get(i + 1) == Some(&b'x') || b >= 0x80 {
-                binary = true;
-            }
+            run = if last == u16::from(b) { run + 1 } else { 1 };
+            last = u16::from(b);
+            let class = CLASS[usize::from(b)];
+            let counted = usize::from(class != DOT);
+            longest_run = longest_run.max(run * counted);
+            binary |= (b >= 0x80) | ((b == b'\\') & (bytes.get(i + 1) == Some(&b'x')));
             let count = &mut counts[usize::from(b)];
-            if *count == 0 {
-                distinct[n_distinct] = b;
-                n_distinct += 1;
-            }
-            *count = count.saturating_add(1);
-            len += 1;
-            if b.is_ascii_alphanumeric() {
-                let digit = b.is_ascii_digit();
-                if prev_digit.is_some_and(|p| p != digit) {
-                    alternations += 1;
-                }
-                prev_digit = Some(digit);
-            }
+            // At most 255 characters other than the dot are distinct, so this stays in bounds.
+            distinct[n_distinct] = b;
+            n_distinct += usize::from(*count == 0) & counted;
+            *count = count.saturating_add(counted as u8);
+            len += counted;
+            alternations += usize::from((class | prev) == (LETTER | DIGIT));
+            prev = (class & (LETTER | DIGIT)) | if class == OTHER { prev } else { 0 };
         }
         if len < MIN_ENCODED_LEN {
             // Never judged encoded: the rest does not matter.
@@ -147,6 +160,21 @@ mod tests {
         // 32 distinct characters once each: 5 bits; two characters half each: 1 bit.
         assert!((Shape::of("abcdefghijklmnopqrstuvwxyz234567").entropy - 5.0).abs() < 1e-9);
         assert!((Shape::of("abababababababababab").entropy - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn dots_end_alternations_and_runs() {
+        // Letters and digits alternating inside labels look encoded; across dots they do not.
+        assert!(Shape::of("a1a1a1a1a1a1a1a1").encoded());
+        assert!(!Shape::of("a.1.a.1.a.1.a.1.a.1.a.1.a.1.a.1").encoded());
+        // A run of eight looks encoded; four and four across a dot do not.
+        assert!(Shape::of("kkkkkkkkmailhost").encoded());
+        assert!(!Shape::of("kkkk.kkkk.kkkk.kkkk").encoded());
+        assert_eq!(Shape::of("kkkk.kkkk.kkkk.kkkk").len, 16);
+        // Escaped bytes and raw high bytes are binary; a backslash alone is not.
+        assert!(Shape::of("mailhost\\xe6mailhost").binary);
+        assert!(Shape::of("mailhostémailhost").binary);
+        assert!(!Shape::of("mailhost\\\\mailhost").binary);
     }
 
     #[test]
