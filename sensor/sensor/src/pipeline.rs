@@ -15,7 +15,7 @@ use ipnet::IpNet;
 use sensor_analyzers::dns::{DnsConfig, DnsFlow, DnsRecord, DnsSink, DnsTransport, is_dns_port};
 use sensor_capture::{CaptureAnomaly, Frame};
 use sensor_detect::{Alert, AlertSink, ConnSeen, DetectStats, Detectors, DnsSeen, FlowSeen};
-use sensor_flow::{EndReason, Flow, FlowSink, FlowTable, community_id, uid};
+use sensor_flow::{EndReason, Flow, FlowSink, FlowTable, Uid, community_id, uid};
 use sensor_output::{ConnId, ConnRecord, DnsRecordLine, OutputError, RecordSink, WeirdRecord};
 use sensor_wire::{Anomaly, Decode, DecodeCounters, FrameDecoder, LinkType, Timestamp, Transport};
 use std::borrow::Cow;
@@ -133,6 +133,8 @@ impl AppState {
 /// A flow's DNS analyser and what the pipeline keeps beside it.
 struct DnsState {
     analyser: DnsFlow,
+    /// The flow's uid, made once: every DNS record and weird of the flow carries it.
+    uid: Uid,
     /// A DNS message was logged: the flow's service is `dns`.
     confirmed: bool,
     /// DNS weirds raised on this flow, for sampling (saturates).
@@ -246,6 +248,8 @@ struct DnsOut<'a, O> {
     ctx: &'a mut Context<O>,
     id: ConnId,
     serial: u64,
+    /// [`DnsState::uid`].
+    uid: &'a Uid,
     proto: &'static str,
     /// [`DnsState::confirmed`].
     confirmed: &'a mut bool,
@@ -261,12 +265,11 @@ struct DnsOut<'a, O> {
 impl<O: RecordSink> DnsSink for DnsOut<'_, O> {
     fn record(&mut self, rec: &DnsRecord) {
         *self.confirmed = true;
-        let uid = uid(self.ctx.uid_seed, self.serial);
-        let line = DnsRecordLine { uid: &uid, id: self.id, proto: self.proto, rec: Cow::Borrowed(rec) };
+        let uid = self.uid;
+        let line = DnsRecordLine { uid, id: self.id, proto: self.proto, rec: Cow::Borrowed(rec) };
         let result = self.ctx.out.dns(&line);
         self.ctx.record(result);
-        let seen =
-            DnsSeen { uid: &uid, client: self.id.orig_h, server: self.id.resp_h, server_port: self.id.resp_p, rec };
+        let seen = DnsSeen { uid, client: self.id.orig_h, server: self.id.resp_h, server_port: self.id.resp_p, rec };
         let flow = self.live.then_some(self.serial);
         let Context { out, error, evidence, detect, .. } = &mut *self.ctx;
         detect.with(|d| d.dns(&seen, &mut AlertOut { out, error, evidence, flow }));
@@ -278,8 +281,7 @@ impl<O: RecordSink> DnsSink for DnsOut<'_, O> {
             self.ctx.stats.weirds_sampled_out += 1;
             return;
         }
-        let uid = uid(self.ctx.uid_seed, self.serial);
-        self.ctx.weird(ts, Some(&uid), Some(self.id), name, addl, "dns");
+        self.ctx.weird(ts, Some(self.uid), Some(self.id), name, addl, "dns");
     }
 
     fn roles_flipped(&mut self, _: Timestamp) {
@@ -297,8 +299,8 @@ impl<O: RecordSink> FlowSink<AppState> for Context<O> {
         }
         let id = conn_id(&flow);
         let (proto, serial) = (flow.proto_name(), flow.serial);
-        if let Some(DnsState { analyser, confirmed, weirds }) = flow.app.dns.as_deref_mut() {
-            let mut out = DnsOut { ctx: self, id, serial, proto, confirmed, weirds, flipped: false, live: false };
+        if let Some(DnsState { analyser, uid, confirmed, weirds }) = flow.app.dns.as_deref_mut() {
+            let mut out = DnsOut { ctx: self, id, serial, uid, proto, confirmed, weirds, flipped: false, live: false };
             analyser.finish(&mut out);
         }
         let uid = uid(self.uid_seed, flow.serial);
@@ -611,13 +613,14 @@ fn analyse<O: RecordSink>(
         }
         let key = flow.key();
         let analyser = DnsFlow::with_addrs(dns_transport, key.orig_h, key.resp_h);
-        flow.app.dns = Some(Box::new(DnsState { analyser, confirmed: false, weirds: 0 }));
+        let uid = uid(ctx.uid_seed, flow.serial);
+        flow.app.dns = Some(Box::new(DnsState { analyser, uid, confirmed: false, weirds: 0 }));
     }
     let id = conn_id(flow);
     let proto = flow.proto_name();
     let serial = flow.serial;
-    let Some(DnsState { analyser, confirmed, weirds }) = flow.app.dns.as_deref_mut() else { return };
-    let mut out = DnsOut { ctx, id, serial, proto, confirmed, weirds, flipped: false, live: true };
+    let Some(DnsState { analyser, uid, confirmed, weirds }) = flow.app.dns.as_deref_mut() else { return };
+    let mut out = DnsOut { ctx, id, serial, uid, proto, confirmed, weirds, flipped: false, live: true };
     match transport {
         Transport::Udp { payload, .. } => analyser.udp(cfg, ts, from_orig, payload, &mut out),
         Transport::Tcp(seg) => analyser.tcp(cfg, ts, from_orig, seg, &mut out),
