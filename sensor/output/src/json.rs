@@ -9,7 +9,7 @@
 //! through `itoa`. Output is standard JSON; the tests parse it back with `serde_json`.
 
 use core::net::IpAddr;
-use sensor_analyzers::dns::render::expand;
+use sensor_analyzers::dns::render::{Ipv4Text, expand};
 use std::io::Write as _;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -105,14 +105,7 @@ pub fn secs6(out: &mut Vec<u8>, nanos: u64) {
 pub fn addr(out: &mut Vec<u8>, a: &IpAddr) {
     out.push(b'"');
     match a {
-        IpAddr::V4(v4) => {
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                uint(out, u64::from(octet));
-            }
-        }
+        IpAddr::V4(v4) => out.extend_from_slice(Ipv4Text::new(v4).as_bytes()),
         // Display of an address never fails on a Vec.
         IpAddr::V6(_) => {
             let _ = write!(out, "{a}");

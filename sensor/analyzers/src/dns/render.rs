@@ -274,11 +274,57 @@ pub(crate) fn push_decimal(out: &mut String, n: u64) {
 
 /// Appends an IPv4 address, dotted decimal.
 pub fn push_ipv4(out: &mut String, addr: &core::net::Ipv4Addr) {
-    for (i, o) in addr.octets().into_iter().enumerate() {
-        if i > 0 {
-            out.push('.');
+    out.push_str(Ipv4Text::new(addr).as_str());
+}
+
+/// Each octet's decimal digits, their count in the last byte.
+const OCTETS: [[u8; 4]; 256] = {
+    let mut octets = [[0u8; 4]; 256];
+    let mut i = 0;
+    while i < 256 {
+        let (h, t, u) = ((i / 100) as u8, (i / 10 % 10) as u8, (i % 10) as u8);
+        octets[i] = match i {
+            0..10 => [b'0' + u, 0, 0, 1],
+            10..100 => [b'0' + t, b'0' + u, 0, 2],
+            _ => [b'0' + h, b'0' + t, b'0' + u, 3],
+        };
+        i += 1;
+    }
+    octets
+};
+
+/// An IPv4 address in dotted decimal, written on the stack from a table of the 256 octets: every
+/// record prints two addresses or more (the JSON writer uses this too).
+pub struct Ipv4Text {
+    buf: [u8; 20],
+    len: usize,
+}
+
+impl Ipv4Text {
+    /// The text of `addr`.
+    pub fn new(addr: &core::net::Ipv4Addr) -> Ipv4Text {
+        let mut buf = [0u8; 20];
+        let mut len = 0;
+        for octet in addr.octets() {
+            // Four bytes copied whole (the count byte is overwritten by the dot or left past the
+            // end): at most 3 digits and a dot an octet, so 16 bytes suffice.
+            let digits = OCTETS[usize::from(octet)];
+            buf[len..len + 4].copy_from_slice(&digits);
+            len += usize::from(digits[3]);
+            buf[len] = b'.';
+            len += 1;
         }
-        push_decimal(out, u64::from(o));
+        Ipv4Text { buf, len: len - 1 }
+    }
+
+    /// The text's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// The text (digits and dots only, so always valid UTF-8).
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 }
 

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use core::net::Ipv6Addr;
+use core::net::{Ipv4Addr, Ipv6Addr};
 
 use super::tests::{header, response, rr, wire_name};
 use super::*;
@@ -97,6 +97,15 @@ fn a6_wks_unknown() {
     // WKS is a reply with empty text: it sets AA/RA/rtt but adds no answer (wks baseline).
     assert_eq!(reply_of(rr_type::WKS, &[10, 0, 0, 1, 6, 0xff]).as_deref(), Some(""));
     assert_eq!(reply_of(39, &wire_name("x.org")).as_deref(), Some("<unknown type=39>"));
+}
+
+#[test]
+fn ipv4_text_is_dotted_decimal_for_every_octet() {
+    for o in 0..=255u8 {
+        for addr in [Ipv4Addr::new(o, 255 - o, o / 7, 9), Ipv4Addr::new(0, o, 100, o)] {
+            assert_eq!(render::Ipv4Text::new(&addr).as_str(), addr.to_string());
+        }
+    }
 }
 
 #[test]
