@@ -80,6 +80,11 @@ pub trait RecordSink {
         let _ = rec;
         Ok(())
     }
+    /// Whether [`RecordSink::evidence`] keeps what it is given. When it does not (the default),
+    /// the pipeline keeps no packets: they would be copied only to be dropped.
+    fn keeps_evidence(&self) -> bool {
+        false
+    }
     /// Makes everything written so far durable.
     fn flush(&mut self) -> Result<(), OutputError>;
     /// Called between batches of packets with the wall-clock time, for outputs that flush on a

@@ -55,6 +55,10 @@ impl<O: RecordSink> RecordSink for Shared<O> {
         self.lock().evidence(rec)
     }
 
+    fn keeps_evidence(&self) -> bool {
+        self.lock().keeps_evidence()
+    }
+
     fn flush(&mut self) -> Result<(), OutputError> {
         self.lock().flush()
     }

@@ -38,6 +38,10 @@ impl<A: RecordSink, B: RecordSink> RecordSink for Tee<A, B> {
         self.second.evidence(rec)
     }
 
+    fn keeps_evidence(&self) -> bool {
+        self.first.keeps_evidence() || self.second.keeps_evidence()
+    }
+
     fn flush(&mut self) -> Result<(), OutputError> {
         self.first.flush()?;
         self.second.flush()

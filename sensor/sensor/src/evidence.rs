@@ -6,7 +6,8 @@
 //! [`EvidenceConfig::snaplen`]. All rings of a worker together hold at most
 //! [`EvidenceConfig::max_bytes`]; a packet that would exceed it is not kept and is counted.
 //! Alerts select flows too: the flow whose DNS transaction raised an alert keeps its packets
-//! from that moment on ([`Evidence::select`]).
+//! from that moment on ([`Evidence::select`]). Without a store among the outputs nothing is kept
+//! ([`Evidence::none`]; `--evidence-filter` is then refused).
 
 use ipnet::IpNet;
 use sensor_capture::Frame;
@@ -135,6 +136,8 @@ pub struct EvidenceStats {
 pub struct Evidence {
     cfg: EvidenceConfig,
     filter: EvidenceFilter,
+    /// Whether alerts select flows ([`Evidence::select`]).
+    on_alerts: bool,
     rings: HashMap<u64, Ring>,
     stats: EvidenceStats,
 }
@@ -142,7 +145,13 @@ pub struct Evidence {
 impl Evidence {
     /// Keeps packets of the flows `filter` selects.
     pub fn new(cfg: &EvidenceConfig, filter: EvidenceFilter) -> Evidence {
-        Evidence { cfg: cfg.clone(), filter, rings: HashMap::new(), stats: EvidenceStats::default() }
+        Evidence { cfg: cfg.clone(), filter, on_alerts: true, rings: HashMap::new(), stats: EvidenceStats::default() }
+    }
+
+    /// Keeps nothing, for outputs that keep no evidence (JSON lines alone): neither a filter nor
+    /// an alert selects a flow.
+    pub fn none() -> Evidence {
+        Evidence { on_alerts: false, ..Evidence::new(&EvidenceConfig::default(), EvidenceFilter::default()) }
     }
 
     /// Counters.
@@ -171,6 +180,9 @@ impl Evidence {
     /// Starts keeping the packets of flow `serial` from now on, if not already (an alert
     /// selected it).
     pub fn select(&mut self, serial: u64) {
+        if !self.on_alerts {
+            return;
+        }
         if let std::collections::hash_map::Entry::Vacant(e) = self.rings.entry(serial) {
             e.insert(Ring::default());
             self.stats.flows += 1;
@@ -373,5 +385,18 @@ mod tests {
         feed(&mut e, 3, 60);
         assert_eq!(ended(&mut e), (vec![], 0));
         assert_eq!(e.stats().packets, 0);
+    }
+
+    #[test]
+    fn alerts_select_flows_unless_nothing_keeps_evidence() {
+        let mut e = Evidence::new(&EvidenceConfig::default(), EvidenceFilter::default());
+        e.select(1);
+        feed(&mut e, 3, 60);
+        assert_eq!(ended(&mut e), (vec![0, 1, 2], 0));
+        let mut none = Evidence::none();
+        none.select(1);
+        feed(&mut none, 3, 60);
+        assert_eq!(ended(&mut none), (vec![], 0));
+        assert_eq!(none.stats(), EvidenceStats::default());
     }
 }

@@ -149,7 +149,7 @@ struct RunArgs {
     seed: Option<u64>,
     /// Keep the first and last packets of matching flows in the store (repeatable; terms
     /// that must all hold: `host IP`, `net CIDR`, `port N`, e.g. "host 10.0.0.5 port 53").
-    #[arg(long = "evidence-filter")]
+    #[arg(long = "evidence-filter", conflicts_with = "no_store")]
     evidence_filters: Vec<String>,
     /// Data directory enrolled with a SOC hub (`sensor enroll`): alerts also go to the hub.
     #[arg(long)]

@@ -390,6 +390,11 @@ pub struct Pipeline<O: RecordSink> {
 impl<O: RecordSink> Pipeline<O> {
     /// A pipeline writing to `out`. `uid_seed` makes uids unique across runs and workers.
     pub fn new(cfg: &Config, out: O, uid_seed: u64) -> Pipeline<O> {
+        // Filters were checked when the configuration was read.
+        let evidence = match out.keeps_evidence() {
+            true => Evidence::new(&cfg.evidence, EvidenceFilter::parse(&cfg.evidence.filters).unwrap_or_default()),
+            false => Evidence::none(),
+        };
         Pipeline {
             decoder: FrameDecoder::new(cfg.fragments.decoder()),
             flows: FlowTable::new(cfg.flows.table()),
@@ -401,11 +406,7 @@ impl<O: RecordSink> Pipeline<O> {
                 peer: cfg.site.sensor_name.clone(),
                 net_weirds: HashMap::new(),
                 error: None,
-                // Filters were checked when the configuration was read.
-                evidence: Evidence::new(
-                    &cfg.evidence,
-                    EvidenceFilter::parse(&cfg.evidence.filters).unwrap_or_default(),
-                ),
+                evidence,
                 detect: Detect::Own(Box::new(Detectors::new(&cfg.detect, uid_seed))),
                 bypass: None,
             },

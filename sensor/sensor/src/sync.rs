@@ -86,6 +86,9 @@ impl<O: RecordSink> RecordSink for WithHub<O> {
     fn evidence(&mut self, rec: &EvidenceRecord<'_>) -> Result<(), OutputError> {
         self.inner.evidence(rec)
     }
+    fn keeps_evidence(&self) -> bool {
+        self.inner.keeps_evidence()
+    }
     fn flush(&mut self) -> Result<(), OutputError> {
         self.inner.flush()
     }

@@ -81,12 +81,12 @@ fn evidence_of_a_flow_exports_its_first_and_last_packets_as_pcapng() {
 fn bad_evidence_filters_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let capture = common::pcaps().join("dns/sv-dns-google-a-aaaa-mx.pcap");
+    let store = dir.path().join("store");
     for bad in ["host nowhere", "port", "colour red"] {
         let o = sensor(&[
             "replay",
-            "--no-store",
-            "--out",
-            dir.path().to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
             "--evidence-filter",
             bad,
             capture.to_str().unwrap(),
@@ -94,4 +94,23 @@ fn bad_evidence_filters_are_refused_by_name() {
         assert!(!o.status.success());
         assert!(String::from_utf8_lossy(&o.stderr).contains(bad), "{}", String::from_utf8_lossy(&o.stderr));
     }
+}
+
+#[test]
+fn evidence_needs_a_store() {
+    // Packets kept for JSON lines alone would be copied only to be dropped.
+    let dir = tempfile::tempdir().unwrap();
+    let capture = common::pcaps().join("dns/sv-dns-google-a-aaaa-mx.pcap");
+    let out = dir.path().to_str().unwrap();
+    let o = sensor(&["replay", "--no-store", "--out", out, "--evidence-filter", "port 53", capture.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--no-store") && err.contains("--evidence-filter"), "{err}");
+    // Alerts select flows too; without a store they keep nothing, so the summary has no evidence.
+    let capture = common::pcaps().join("dns-tunnel/kor-dnscat2-c2-bind9.pcap");
+    let o = sensor(&["replay", "--no-store", "--out", out, capture.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let alerts = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
+    assert!(!alerts.is_empty(), "the tunnel raised an alert");
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("packets kept"), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -433,6 +433,10 @@ impl RecordSink for Writer {
         self.append(rec).map_err(output_error)
     }
 
+    fn keeps_evidence(&self) -> bool {
+        true
+    }
+
     fn alert(&mut self, alert: &Alert) -> Result<(), OutputError> {
         self.store_alert(alert).map_err(output_error)
     }
