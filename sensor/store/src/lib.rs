@@ -23,7 +23,7 @@
 //! <version>`), `CHECKPOINT` (the blocks known durable), the segment files in `segments/` and
 //! sled's own files in `sled/`. The
 //! format has a version number; opening a store of a newer version is refused, and a store of an
-//! older version is migrated forward at open (no migration exists yet: version 1 is the first).
+//! older version is migrated forward at open, a step per version ([`MIGRATIONS`]).
 //!
 //! sled allows one process per database: a query while a sensor writes goes through that
 //! sensor's control socket (the `sensor` binary), not through a second [`Store::open`].
@@ -51,7 +51,17 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The on-disk format this build writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// A migration step: rewrites what changed in the store in `dir` from one version to the next.
+type Migration = fn(&Path) -> Result<(), StoreError>;
+/// The step from each older version to the next: `MIGRATIONS[v - 1]` brings a store of version
+/// `v` to `v + 1`, then `FORMAT` is rewritten. Steps are never removed.
+const MIGRATIONS: [Migration; FORMAT_VERSION as usize - 1] = [
+    // 1 → 2: DNS text may be packed (`\xNN` as its byte). Version 2 reads version 1's plain
+    // strings as they are, so nothing is rewritten; the bump keeps older sensors from opening
+    // blocks they would misread.
+    |_| Ok(()),
+];
 /// Name of the format marker file.
 const FORMAT_FILE: &str = "FORMAT";
 /// Name of the checkpoint file: the next block id after the last durable flush.
@@ -179,11 +189,11 @@ impl Store {
     /// Opens the store in `dir`, creating it when the directory is missing or empty.
     pub fn open(dir: &Path, cfg: &StoreConfig) -> Result<Store, StoreError> {
         let marker = dir.join(FORMAT_FILE);
-        match std::fs::read_to_string(&marker) {
+        let version = match std::fs::read_to_string(&marker) {
             Ok(text) => check_format(dir, &text)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(dir)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(dir).map(|()| FORMAT_VERSION)?,
             Err(source) => return Err(StoreError::Io { path: marker, source }),
-        }
+        };
         let config = sled::Config::new()
             .path(dir.join(SLED_DIR))
             .cache_capacity(cfg.cache_bytes)
@@ -197,6 +207,7 @@ impl Store {
             sled::Error::Corruption { .. } => StoreError::Corrupt { path: dir.to_owned(), reason: e.to_string() },
             other => StoreError::Sled(other),
         })?;
+        migrate(dir, version)?;
         let trees = trees::Trees::open(&db)?;
         let segment_dir = dir.join(segments::DIR);
         std::fs::create_dir_all(&segment_dir).map_err(|source| StoreError::Io { path: segment_dir, source })?;
@@ -286,19 +297,25 @@ impl Store {
     }
 }
 
-/// Checks the format marker of an existing store.
-fn check_format(dir: &Path, text: &str) -> Result<(), StoreError> {
+/// Reads the format marker of an existing store: its version, when this build can read it.
+fn check_format(dir: &Path, text: &str) -> Result<u32, StoreError> {
     let version = text.trim().strip_prefix("sensor-store ").and_then(|v| v.parse::<u32>().ok()).ok_or_else(|| {
         StoreError::Corrupt { path: dir.join(FORMAT_FILE), reason: format!("unreadable marker {text:?}") }
     })?;
     match version {
-        FORMAT_VERSION => Ok(()),
+        0 => Err(StoreError::Corrupt { path: dir.join(FORMAT_FILE), reason: "format version 0".into() }),
         v if v > FORMAT_VERSION => Err(StoreError::NewerFormat { path: dir.to_owned(), found: v }),
-        v => Err(StoreError::Corrupt {
-            path: dir.to_owned(),
-            reason: format!("format version {v} has no migration to version {FORMAT_VERSION}"),
-        }),
+        v => Ok(v),
     }
+}
+
+/// Brings a store of `version` to [`FORMAT_VERSION`], once this process holds it (sled's lock).
+fn migrate(dir: &Path, version: u32) -> Result<(), StoreError> {
+    for from in version..FORMAT_VERSION {
+        MIGRATIONS[from as usize - 1](dir)?;
+        write_atomically(dir, FORMAT_FILE, format!("sensor-store {}\n", from + 1).as_bytes())?;
+    }
+    Ok(())
 }
 
 /// Makes a new store in `dir`, which must be missing or empty.

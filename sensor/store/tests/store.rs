@@ -137,6 +137,38 @@ fn records_come_back_identical_after_reopening() {
 }
 
 #[test]
+fn tunnel_payload_text_comes_back_as_written() {
+    // Escapes of binary payload are stored packed (docs/store.md); a backslash, upper-case hex
+    // and UTF-8 are not, and all must read back as the same JSON.
+    let dir = tempfile::tempdir().unwrap();
+    let mut rec = dns_record(10, r"\x8a\x01\xff\\xfe\xAB.t.example.com");
+    rec.push_answer("NULL \\x00\\x07\\x80\\x0a caf\u{e9}", 0);
+    let line = dns("Ctun", "10.0.0.9", &rec);
+    {
+        let store = Store::open(dir.path(), &config()).unwrap();
+        let mut w = Writer::new(store, &config()).unwrap();
+        w.append(&line).unwrap();
+    }
+    let store = Store::open(dir.path(), &config()).unwrap();
+    let mut expected = Vec::new();
+    line.write_json(&mut expected);
+    assert_eq!(run(&store, &Query::default()), [String::from_utf8(expected).unwrap()]);
+    let q = Query { domain: Some("t.example.com".into()), ..Query::default() };
+    assert_eq!(run(&store, &q).len(), 1);
+}
+
+#[test]
+fn an_older_format_is_migrated_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path());
+    std::fs::write(dir.path().join("FORMAT"), "sensor-store 1\n").unwrap();
+    let store = Store::open(dir.path(), &config()).unwrap();
+    let marker = std::fs::read_to_string(dir.path().join("FORMAT")).unwrap();
+    assert_eq!(marker, format!("sensor-store {}\n", sensor_store::FORMAT_VERSION));
+    assert_eq!(run(&store, &Query::default()).len(), 6);
+}
+
+#[test]
 fn every_index_finds_its_records() {
     let dir = tempfile::tempdir().unwrap();
     sample(dir.path());

@@ -10,6 +10,7 @@
 //! | `wire.rs` | header, sections, type numbers, decoded RDATA ([`RData`]), the read cursor |
 //! | `rdata.rs`, `rdata_dnssec.rs` | RDATA parsing per type |
 //! | [`render`] | Zeek's `answers` strings; escaping of names and text |
+//! | `packed_text.rs` | escaped text in binary serialisations (the store): `\xNN` packed into its byte |
 //! | [`names`] | `qtype_name`, `qclass_name`, `rcode_name`, `opcode_name` tables |
 //! | `message.rs` | [`parse_message`]: an owned [`Message`], for tools and fuzzing |
 //! | `transactions.rs` | query/response matching per flow (`main.zeek`'s `set_session`) |
@@ -96,6 +97,7 @@ mod flow;
 mod labels;
 mod message;
 pub mod names;
+mod packed_text;
 pub mod parser;
 mod rdata;
 mod rdata_dnssec;

@@ -92,6 +92,7 @@ pub struct DnsRecord {
     /// See [`DnsRecord::original_query`].
     original_query: Text,
     /// Every answer's text, one after the other.
+    #[serde(with = "super::packed_text")]
     answer_text: String,
     /// End of each answer in `answer_text`; as long as `ttls`.
     answer_ends: Vec<u32>,
@@ -109,6 +110,7 @@ pub struct DnsRecord {
 #[derive(Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 struct Text {
     set: bool,
+    #[serde(with = "super::packed_text")]
     text: String,
 }
 

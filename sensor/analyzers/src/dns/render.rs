@@ -192,7 +192,7 @@ pub fn escaped(bytes: &[u8]) -> String {
 }
 
 /// Printable ASCII, space included.
-const fn printable(b: u8) -> bool {
+pub(super) const fn printable(b: u8) -> bool {
     b >= 0x20 && b < 0x7f
 }
 
@@ -252,7 +252,7 @@ pub fn expand(bytes: &[u8], forms: &[u64; 256], mut emit: impl FnMut(&[u8])) {
 
 /// How an escaped run writes each byte ([`expand`]'s forms): the byte itself when printable,
 /// else `\xNN`.
-const BYTE_FORMS: [u64; 256] = {
+pub(super) const BYTE_FORMS: [u64; 256] = {
     let mut forms = [0u64; 256];
     let mut i = 0;
     while i < 256 {
