@@ -3,9 +3,10 @@
 //! Records (conn, dns, weird; alerts and app-layer records later) are not stored one sled key
 //! each: a [`Writer`] batches them per [`Kind`] and one-minute time bucket into blocks, sorts
 //! each block by time, compresses it with zstd (with a dictionary per kind, [`dict`]), appends it
-//! to a segment file, and commits its location and index entries in one sled transaction. A
-//! record is durable once the flush that wrote its block returns
-//! ([`StoreConfig::flush_interval`], default 1 s).
+//! to a segment file, and commits its location and index entries in one sled transaction. Every
+//! [`StoreConfig::flush_interval`] (default 1 s) the writer seals its open blocks and a thread of
+//! its own makes them durable, so that capture never waits on the disk; a record is durable
+//! once that sync is done, or once an explicit [`Writer::flush`] returns.
 //!
 //! | file | what it holds |
 //! |---|---|
@@ -16,6 +17,7 @@
 //! | `segments.rs` | the segment files holding the blocks' bytes |
 //! | `trees/` | one module per sled tree with its typed keys (`blocks`, `time`, `hosts`, `domains`, `filters`, `meta`) |
 //! | `writer.rs` | [`Writer`]: batching, sealing, flushing, disk-space checks; also a `RecordSink` |
+//! | `syncer.rs` | the thread that makes flushes durable (`fsync`s, sled's flush, the checkpoint) |
 //! | `retention.rs` | eviction of whole segments by disk budget and age, oldest first |
 //! | `query.rs` | [`Query`] and its streaming result |
 //!
@@ -36,6 +38,7 @@ mod query;
 mod record;
 mod retention;
 mod segments;
+mod syncer;
 pub mod trees;
 mod writer;
 

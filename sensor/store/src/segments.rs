@@ -102,6 +102,18 @@ impl Active {
         Ok(at)
     }
 
+    /// A handle to sync what was appended since the last call (or sync) on another thread; `None`
+    /// when nothing was.
+    pub(crate) fn unsynced(&mut self, dir: &Path) -> Result<Option<Segment>, StoreError> {
+        if !self.dirty {
+            return Ok(None);
+        }
+        let path = path(dir, self.number);
+        let file = self.file.try_clone().map_err(|source| StoreError::Io { path: path.clone(), source })?;
+        self.dirty = false;
+        Ok(Some(Segment { number: self.number, file, path }))
+    }
+
     /// Makes what was appended durable.
     pub(crate) fn sync(&mut self, dir: &Path) -> Result<(), StoreError> {
         if self.dirty {
@@ -164,4 +176,18 @@ pub(crate) fn remove_orphans(store: &crate::Store) -> Result<(), StoreError> {
         std::fs::remove_file(&path).map_err(|source| StoreError::Io { path, source })?;
     }
     Ok(())
+}
+
+/// A segment's file, to make durable away from the writer ([`crate::syncer`]).
+pub(crate) struct Segment {
+    pub(crate) number: u64,
+    file: File,
+    path: PathBuf,
+}
+
+impl Segment {
+    /// `fsync`s the data appended to it.
+    pub(crate) fn sync(&self) -> Result<(), StoreError> {
+        self.file.sync_data().map_err(|source| StoreError::Io { path: self.path.clone(), source })
+    }
 }

@@ -4,10 +4,10 @@
 //! compressed, appended to the current segment file, and committed in one sled transaction with
 //! its location and its `time`, `wide`, `hosts`, `domains` and `filters` entries) when it
 //! reaches [`StoreConfig::block_records`] or [`StoreConfig::block_bytes`], and every open block
-//! is sealed at each flush, which then syncs the segment, makes sled durable and moves the
-//! checkpoint. So every record flushed is in exactly one committed
-//! block, and a record not yet flushed is either in none (lost with the process) or, if its block
-//! was sealed early, in one.
+//! is sealed at each flush, which then has the syncer ([`crate::syncer`]) sync the segment, make
+//! sled durable and move the checkpoint, on its own thread. So every record flushed and synced is
+//! in exactly one committed block, and a record not yet synced is either in none (lost with the
+//! process) or, if its block made it to disk anyway, in one.
 //!
 //! Disk trouble never stops the sensor. The disk budget shrinks to what the filesystem holds with
 //! [`StoreConfig::min_free_bytes`] to spare, so retention keeps that reserve free; if free space
@@ -19,6 +19,7 @@ use crate::dict::Dictionaries;
 use crate::record::{Kind, Record};
 use crate::retention::{self, Evicted};
 use crate::segments::{self, Active};
+use crate::syncer::Syncer;
 use crate::trees::meta::{self, Counter};
 use crate::trees::{self, BlockId, DomainKey, HostKey, Span, TimeKey, alerts, bucket_of, filters, wide};
 use crate::{Store, StoreConfig, StoreError};
@@ -162,6 +163,8 @@ pub struct Writer {
     active: Option<Active>,
     /// Whether `active` is in the `segments` tree yet (it is once a block in it is committed).
     registered: bool,
+    /// Makes flushes durable off this thread.
+    syncer: Syncer,
 }
 
 impl Writer {
@@ -169,6 +172,7 @@ impl Writer {
     pub fn new(store: Store, cfg: &StoreConfig) -> Result<Writer, StoreError> {
         let next_id = meta::next_block(&store.trees.meta)?;
         Ok(Writer {
+            syncer: Syncer::start(store.clone())?,
             dicts: Dictionaries::new(cfg.compression_level),
             store,
             cfg: cfg.clone(),
@@ -212,33 +216,53 @@ impl Writer {
         Ok(())
     }
 
-    /// Flushes when the flush interval has passed since the last flush.
+    /// Flushes when the flush interval has passed since the last flush, without waiting for the
+    /// disk: the syncer makes the flush durable on its own thread ([`crate::syncer`]).
     pub fn tick(&mut self, now: Instant) {
         if now.duration_since(self.last_flush) >= self.cfg.flush_interval {
-            self.flush();
+            self.start_flush();
         }
     }
 
-    /// Seals every open block, makes the store durable, and applies retention. A failure is not
-    /// returned: its records are counted as dropped and [`Health`] says what went wrong, so that
-    /// the sensor keeps capturing.
+    /// Seals every open block, applies retention, and returns once everything appended before is
+    /// durable. A failure is not returned: its records are counted as dropped and [`Health`]
+    /// says what went wrong, so that the sensor keeps capturing.
     pub fn flush(&mut self) {
+        let serial = self.start_flush();
+        self.syncer.wait(serial);
+        self.note_sync_failure();
+    }
+
+    /// Seals every open block, asks the syncer to make them durable, and applies retention;
+    /// returns the sync request.
+    fn start_flush(&mut self) -> u64 {
         let slots: Vec<_> = self.open.keys().copied().collect();
         for slot in slots {
             self.seal(slot);
         }
+        self.note_sync_failure();
         let dir = self.store.dir.clone();
-        let durable = self
-            .active
-            .as_mut()
-            .map_or(Ok(()), |a| a.sync(&dir))
-            .and_then(|()| Ok(self.store.db.flush()?))
-            .and_then(|_| self.store.write_checkpoint(self.next_id));
-        if let Err(e) = durable.and_then(|()| self.enforce_budget()) {
+        let segment = match self.active.as_mut().map(|a| a.unsynced(&dir)).transpose() {
+            Ok(segment) => segment.flatten(),
+            Err(e) => {
+                self.stats.health = Health::of(&e);
+                None
+            }
+        };
+        let serial = self.syncer.request(segment, self.next_id);
+        if let Err(e) = self.enforce_budget() {
             self.stats.health = Health::of(&e);
         }
         self.stats.flushes += 1;
         self.last_flush = Instant::now();
+        serial
+    }
+
+    /// Takes up a failure of the syncer in [`Health`].
+    fn note_sync_failure(&mut self) {
+        if let Some(e) = self.syncer.failure() {
+            self.stats.health = Health::of(&e);
+        }
     }
 
     /// Evicts what the disk budget and the age limit say must go.

@@ -1,0 +1,150 @@
+//! The syncer: makes committed blocks durable on a thread of its own.
+//!
+//! Making a flush durable is waiting on the disk: `fsync` of the segment, sled's flush (another
+//! `fsync`), then the checkpoint (a file, its `fsync`, a rename, the directory's `fsync`). In a
+//! sensor the writer is called from the capture workers, so waiting there would stall capture
+//! for as long as the disk takes. The writer instead hands each flush to the syncer
+//! ([`Syncer::request`]) and goes on; only an explicit [`Writer::flush`](crate::Writer::flush)
+//! (the end of a replay, a test) waits for it ([`Syncer::wait`]).
+//!
+//! A request covers every block committed before it, so a request made while the previous one is
+//! still running replaces any request waiting behind it: under a slow disk, syncs run back to
+//! back and none piles up. A failed sync is kept for the writer to report ([`Syncer::failure`]),
+//! and the next request syncs again.
+
+use crate::segments::Segment;
+use crate::trees::BlockId;
+use crate::{Store, StoreError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+
+/// What one sync makes durable.
+struct Request {
+    /// The segments blocks were appended to since the last request ran.
+    segments: Vec<Segment>,
+    /// Blocks before this id are committed: the checkpoint to write.
+    next: BlockId,
+    /// Its number, to wait for.
+    serial: u64,
+}
+
+#[derive(Default)]
+struct State {
+    /// The request to run next (the newest; it covers those it replaced).
+    waiting: Option<Request>,
+    /// Serial of the last request made.
+    requested: u64,
+    /// Serial of the last request done (successfully or not).
+    done: u64,
+    /// The last failure, not yet reported.
+    failure: Option<StoreError>,
+    stop: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing in the critical sections panics; a poisoned lock still holds consistent state.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The syncing thread and the way to it.
+pub(crate) struct Syncer {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Syncer {
+    /// Starts the thread for `store`.
+    pub(crate) fn start(store: Store) -> Result<Syncer, StoreError> {
+        let shared = Arc::new(Shared { state: Mutex::new(State::default()), changed: Condvar::new() });
+        let theirs = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("store-sync".into())
+            .spawn(move || run(&store, &theirs))
+            .map_err(|source| StoreError::Io { path: "store-sync thread".into(), source })?;
+        Ok(Syncer { shared, thread: Some(thread) })
+    }
+
+    /// Asks for the blocks before `next` (appended to `segment` since the last request) to be
+    /// made durable; returns the request's serial, for [`Syncer::wait`].
+    pub(crate) fn request(&self, segment: Option<Segment>, next: BlockId) -> u64 {
+        let mut state = self.shared.lock();
+        state.requested += 1;
+        let serial = state.requested;
+        // A request still waiting is replaced, and its segments go with the new one.
+        let mut segments = state.waiting.take().map(|r| r.segments).unwrap_or_default();
+        if let Some(segment) = segment
+            && !segments.iter().any(|s| s.number == segment.number)
+        {
+            segments.push(segment);
+        }
+        state.waiting = Some(Request { segments, next, serial });
+        self.shared.changed.notify_all();
+        serial
+    }
+
+    /// Waits until request `serial` is done.
+    pub(crate) fn wait(&self, serial: u64) {
+        let mut state = self.shared.lock();
+        while state.done < serial {
+            state = self.shared.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// The last failure since the last call, if any.
+    pub(crate) fn failure(&self) -> Option<StoreError> {
+        self.shared.lock().failure.take()
+    }
+}
+
+impl Drop for Syncer {
+    fn drop(&mut self) {
+        self.shared.lock().stop = true;
+        self.shared.changed.notify_all();
+        if let Some(thread) = self.thread.take() {
+            // The thread only returns; a panic there has been reported already.
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The thread: runs requests until stopped, finishing the one waiting first.
+fn run(store: &Store, shared: &Shared) {
+    loop {
+        let request = {
+            let mut state = shared.lock();
+            loop {
+                if let Some(request) = state.waiting.take() {
+                    break request;
+                }
+                if state.stop {
+                    return;
+                }
+                state = shared.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
+            }
+        };
+        let result = sync(store, &request);
+        let mut state = shared.lock();
+        state.done = request.serial;
+        if let Err(e) = result {
+            state.failure = Some(e);
+        }
+        shared.changed.notify_all();
+    }
+}
+
+/// Segment, then sled, then the checkpoint: the checkpoint never names a block that is not yet
+/// on disk.
+fn sync(store: &Store, request: &Request) -> Result<(), StoreError> {
+    for segment in &request.segments {
+        segment.sync()?;
+    }
+    store.db.flush()?;
+    store.write_checkpoint(request.next)
+}
