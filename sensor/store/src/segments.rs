@@ -74,7 +74,7 @@ pub(crate) struct Active {
     pub(crate) number: u64,
     file: File,
     pub(crate) len: u64,
-    /// Written since the last sync.
+    /// Written since the last handle to sync it was taken ([`Active::unsynced`]).
     dirty: bool,
 }
 
@@ -102,8 +102,8 @@ impl Active {
         Ok(at)
     }
 
-    /// A handle to sync what was appended since the last call (or sync) on another thread; `None`
-    /// when nothing was.
+    /// A handle to sync what was appended since the last call on another thread; `None` when
+    /// nothing was.
     pub(crate) fn unsynced(&mut self, dir: &Path) -> Result<Option<Segment>, StoreError> {
         if !self.dirty {
             return Ok(None);
@@ -112,15 +112,6 @@ impl Active {
         let file = self.file.try_clone().map_err(|source| StoreError::Io { path: path.clone(), source })?;
         self.dirty = false;
         Ok(Some(Segment { number: self.number, file, path }))
-    }
-
-    /// Makes what was appended durable.
-    pub(crate) fn sync(&mut self, dir: &Path) -> Result<(), StoreError> {
-        if self.dirty {
-            self.file.sync_data().map_err(|source| StoreError::Io { path: path(dir, self.number), source })?;
-            self.dirty = false;
-        }
-        Ok(())
     }
 }
 

@@ -392,7 +392,9 @@ impl Writer {
                 None => segments::last(&self.store)?.map_or(1, |n| n + 1),
             };
             if let Some(mut old) = self.active.take() {
-                old.sync(&self.store.dir)?;
+                // Its last blocks are committed: the syncer makes them durable with the next
+                // checkpoint, as at a flush.
+                self.syncer.request(old.unsynced(&self.store.dir)?, self.next_id);
             }
             self.active = Some(Active::open(&self.store.dir, number)?);
             self.registered = false;

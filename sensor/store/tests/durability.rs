@@ -20,10 +20,12 @@ const FLUSH_EVERY: u64 = 300;
 
 fn config() -> StoreConfig {
     // Small blocks, so that blocks are also sealed between flushes (records that may or may not
-    // survive, but never twice).
+    // survive, but never twice); small segments, so that kills also land around a change of
+    // segment.
     StoreConfig {
         min_free_bytes: 0,
         block_records: 64,
+        segment_bytes: 64 << 10,
         flush_interval: Duration::from_secs(3600),
         ..StoreConfig::default()
     }
