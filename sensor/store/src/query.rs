@@ -10,7 +10,7 @@
 
 use crate::block::Block;
 use crate::dict::Dictionaries;
-use crate::record::{Decoded, Kind, Peek};
+use crate::record::{Decoded, Kind, Peek, dns_query_name};
 use crate::trees::{BlockId, DomainKey, HostKey, Span, TimeKey, alerts, bucket_of, domains, filters, wide};
 use crate::{Store, StoreError};
 use core::net::IpAddr;
@@ -328,13 +328,21 @@ impl QueryResults {
     /// The records of `block` the query selects.
     fn matches(&mut self, block: &Block, id: BlockId, hits: &mut Vec<Hit>) {
         let kind = block.header.kind;
-        // Community ID and domain need the whole record; the rest is in its first fields.
-        let whole = self.query.community_id.is_some() || self.domain.is_some();
+        // A DNS record's name is read on its own, before the answers; Community ID (and a domain
+        // on other kinds) need the whole record; the rest is in its first fields.
+        let by_name = self.domain.as_deref().filter(|_| kind == Kind::Dns);
+        let whole = self.query.community_id.is_some() || self.domain.is_some() && by_name.is_none();
         for record in block.records() {
             let selected = record.and_then(|bytes| {
                 let peek = Peek::read(kind, bytes).map_err(|e| format!("record does not decode: {e}"))?;
                 if !self.selects(&peek) {
                     return Ok(None);
+                }
+                if let Some(domain) = by_name {
+                    let name = dns_query_name(bytes).map_err(|e| format!("record does not decode: {e}"))?;
+                    if !name.is_some_and(|name| under(&name, domain)) {
+                        return Ok(None);
+                    }
                 }
                 if whole {
                     let decoded = Decoded::decode(kind, bytes).map_err(|e| format!("record does not decode: {e}"))?;

@@ -4,6 +4,7 @@
 use core::fmt;
 use core::net::IpAddr;
 use core::str::FromStr;
+use sensor_analyzers::dns::DnsQueryName;
 use sensor_output::{Alert, ConnRecord, DnsRecordLine, EvidenceRecord, WeirdRecord};
 use sensor_wire::Timestamp;
 use serde::Serialize;
@@ -194,6 +195,15 @@ impl<'a> Peek<'a> {
     }
 }
 
+/// The query name of a stored DNS record, read without its answers ([`DnsQueryName`]): what a
+/// query by domain checks before decoding a record whole.
+pub(crate) fn dns_query_name(bytes: &[u8]) -> Result<Option<String>, postcard::Error> {
+    use sensor_output::ConnId;
+    // `DnsRecordLine`'s fields before `rec`, as in [`Peek::read`].
+    let ((_uid, _id, _proto, name), _) = postcard::take_from_bytes::<(&str, ConnId, &str, DnsQueryName)>(bytes)?;
+    Ok(name.0)
+}
+
 impl Record for EvidenceRecord<'_> {
     const KIND: Kind = Kind::Evidence;
 
@@ -337,7 +347,9 @@ mod tests {
         });
         let mut rec = DnsRecord::new(Timestamp(1_700_000_000_500_000_000), 7);
         rec.set_query(Some("example.com"));
-        check(&DnsRecordLine { uid: "Cdns", id: id(), proto: "udp", rec: Cow::Owned(rec) });
+        let line = DnsRecordLine { uid: "Cdns", id: id(), proto: "udp", rec: Cow::Owned(rec) };
+        check(&line);
+        assert_eq!(dns_query_name(&postcard::to_allocvec(&line).unwrap()).unwrap().as_deref(), Some("example.com"));
         for (uid, id) in [(None, None), (Some("Cweird"), Some(id()))] {
             check(&WeirdRecord {
                 ts: Timestamp(3),

@@ -125,8 +125,8 @@ pub use message::{Message, ParseError, Question, ResourceRecord, parse_message, 
 pub use names::NameText;
 pub use parser::{MAX_QUESTIONS, Sections};
 pub use record::{
-    Answers, DnsRecord, RECORD_POOL_CAPACITY, RECORD_POOL_KEEP_ANSWERS, RECORD_POOL_KEEP_TEXT, RecordPoolStats,
-    record_pool_stats,
+    Answers, DnsQueryName, DnsRecord, RECORD_POOL_CAPACITY, RECORD_POOL_KEEP_ANSWERS, RECORD_POOL_KEEP_TEXT,
+    RecordPoolStats, record_pool_stats,
 };
 pub use transactions::{
     MAX_ANSWER_BYTES_PER_RECORD, MAX_ANSWERS_PER_RECORD, ZEEK_MAX_PENDING_MSGS, ZEEK_MAX_PENDING_QUERY_IDS,

@@ -105,6 +105,29 @@ pub struct DnsRecord {
     answers_truncated: bool,
 }
 
+/// The query name of a serialised [`DnsRecord`], read without the fields after it (the original
+/// query, the answers): what a telemetry store reads to select records by name, deciding before
+/// it decodes a record whole.
+///
+/// It deserialises the record's fields in declaration order up to `query` and stops, which only
+/// a format that writes fields in order without names can do (postcard, the store's);
+/// `query_name_agrees_with_the_record` keeps the field list below in step with [`DnsRecord`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsQueryName(pub Option<String>);
+
+impl<'de> serde::Deserialize<'de> for DnsQueryName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// `ts` to `total_answers` (serde's tuples stop at 16), then up to `query`.
+        type Head = (
+            (Timestamp, u16, Option<Duration>, Option<u16>, Option<u16>, Option<u16>, bool, bool),
+            (bool, bool, u8, bool, Option<u8>, bool, bool, Option<u16>),
+            (Option<u32>, Option<u32>, Option<u32>, Text),
+        );
+        let (_, _, (_, _, _, query)) = <Head as serde::Deserialize>::deserialize(deserializer)?;
+        Ok(DnsQueryName(query.set.then_some(query.text)))
+    }
+}
+
 /// An optional text field whose buffer outlives `None`. Invariant: `text` is empty when unset,
 /// so the derived equality compares values.
 #[derive(Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -504,6 +527,20 @@ mod tests {
         rec.push_answer("", 0);
         rec.push_answer("192.0.2.1", 300);
         rec
+    }
+
+    #[test]
+    fn query_name_agrees_with_the_record() {
+        let mut rec = three_answers();
+        for query in [None, Some("www.example.com"), Some(r"\x8a\x01q.t.example.com")] {
+            rec.set_query(query);
+            rec.set_original_query(query.map(|_| "WWW.Example.com"));
+            rec.rtt = Some(Duration::from_millis(3));
+            rec.total_replies = Some(4);
+            let bytes = postcard::to_allocvec(&rec).unwrap();
+            let (name, _): (DnsQueryName, _) = postcard::take_from_bytes(&bytes).unwrap();
+            assert_eq!(name.0.as_deref(), query);
+        }
     }
 
     #[test]
