@@ -17,6 +17,10 @@ use crate::trees::BlockId;
 use crate::{Store, StoreError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How often a wait looks whether the thread is still there.
+const THREAD_CHECK: Duration = Duration::from_secs(1);
 
 /// What one sync makes durable.
 struct Request {
@@ -89,11 +93,18 @@ impl Syncer {
         serial
     }
 
-    /// Waits until request `serial` is done.
+    /// Waits until request `serial` is done. Should the thread have died (it never panics on
+    /// purpose), the wait ends with a failure instead of hanging.
     pub(crate) fn wait(&self, serial: u64) {
         let mut state = self.shared.lock();
         while state.done < serial {
-            state = self.shared.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
+            if self.thread.as_ref().is_none_or(JoinHandle::is_finished) {
+                let stopped = std::io::Error::other("the store's sync thread stopped");
+                state.failure = Some(StoreError::Io { path: "store-sync thread".into(), source: stopped });
+                return;
+            }
+            let timeout = self.shared.changed.wait_timeout(state, THREAD_CHECK);
+            state = timeout.unwrap_or_else(PoisonError::into_inner).0;
         }
     }
 
@@ -147,4 +158,24 @@ fn sync(store: &Store, request: &Request) -> Result<(), StoreError> {
     }
     store.db.flush()?;
     store.write_checkpoint(request.next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StoreConfig;
+
+    #[test]
+    fn the_checkpoint_follows_the_newest_request_and_waits_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+        let syncer = Syncer::start(store).unwrap();
+        let first = syncer.request(None, BlockId(3));
+        // Requests made while one runs replace each other; every wait still ends.
+        let last = (4..50).map(|n| syncer.request(None, BlockId(n))).last().unwrap();
+        syncer.wait(first);
+        syncer.wait(last);
+        assert_eq!(std::fs::read_to_string(dir.path().join("CHECKPOINT")).unwrap(), "49\n");
+        assert!(syncer.failure().is_none());
+    }
 }
