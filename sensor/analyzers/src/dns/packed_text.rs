@@ -22,7 +22,9 @@ use std::cell::RefCell;
 const PACKED: u8 = 0xff;
 
 std::thread_local! {
-    /// The packed form being built: records are serialised one at a time per thread.
+    /// The packed form being built: records are serialised one at a time per thread. It keeps
+    /// the capacity of the longest text packed, at most a record's answer text
+    /// ([`MAX_ANSWER_BYTES_PER_RECORD`](super::MAX_ANSWER_BYTES_PER_RECORD), 64 KiB).
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
