@@ -10,7 +10,7 @@
 
 use crate::block::{Block, BlockHeader};
 use crate::dict::Dictionaries;
-use crate::record::Decoded;
+use crate::record::{Kind, Peek, dns_query_name};
 use crate::segments::{self, Location};
 use crate::trees::meta::{self, Counter};
 use crate::trees::{BlockId, DomainKey, HostKey, TimeKey, bucket_of, domains};
@@ -163,11 +163,15 @@ fn index_keys(
 ) -> (Vec<[u8; 34]>, Vec<Vec<u8>>) {
     let Ok(decoded_block) = Block::open(bytes, dicts) else { return (Vec::new(), Vec::new()) };
     let (mut hosts, mut names) = (HashSet::new(), HashSet::new());
+    // What a record is indexed by, read as queries read it: its first fields, and a DNS
+    // record's name without its answers.
     for record in decoded_block.records().flatten() {
-        let Ok(decoded) = Decoded::decode(header.kind, record) else { continue };
-        let keys = decoded.keys();
-        hosts.extend(keys.hosts.into_iter().flatten());
-        if let Some(domain) = keys.query.and_then(domains::registered) {
+        let Ok(peek) = Peek::read(header.kind, record) else { continue };
+        hosts.extend(peek.hosts.into_iter().flatten());
+        if header.kind == Kind::Dns
+            && let Ok(Some(name)) = dns_query_name(record)
+            && let Some(domain) = domains::registered(&name)
+        {
             names.insert(domain.to_owned());
         }
     }
@@ -175,4 +179,34 @@ fn index_keys(
     let hosts = hosts.into_iter().map(|host| HostKey { host, kind, bucket, block }.key()).collect();
     let names = names.iter().map(|domain| DomainKey { domain, kind, bucket, block }.key()).collect();
     (hosts, names)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Store, StoreConfig, Writer};
+    use sensor_analyzers::dns::DnsRecord;
+    use sensor_output::{ConnId, DnsRecordLine};
+    use sensor_wire::Timestamp;
+    use std::borrow::Cow;
+
+    #[test]
+    fn eviction_removes_every_index_entry_of_its_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        // One segment per block; a budget of one byte keeps only the segment being written to.
+        let cfg = StoreConfig { disk_budget: 1, segment_bytes: 1, min_free_bytes: 0, ..StoreConfig::default() };
+        let store = Store::open(dir.path(), &cfg).unwrap();
+        let mut w = Writer::new(store.clone(), &cfg).unwrap();
+        for (i, name) in [(1u8, "a.example.com"), (2, "b.example.org"), (3, r"\x8a\x01.example.net")] {
+            let id = ConnId { orig_h: [10, 0, 0, i].into(), orig_p: 5000, resp_h: [192, 0, 2, 53].into(), resp_p: 53 };
+            let mut rec = DnsRecord::new(Timestamp(1_700_000_000_000_000_000 + u64::from(i) * 60_000_000_000), 1);
+            rec.set_query(Some(name));
+            w.append(&DnsRecordLine { uid: "Cdns", id, proto: "udp", rec: Cow::Owned(rec) }).unwrap();
+            w.flush();
+        }
+        assert_eq!(w.write_stats().evicted.blocks, 2);
+        // What is left is the last block's: its two hosts and its registered domain.
+        assert_eq!(store.trees.hosts.len(), 2);
+        assert_eq!(store.trees.domains.len(), 1);
+        assert_eq!(store.trees.blocks.len(), 1);
+    }
 }
