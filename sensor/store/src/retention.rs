@@ -1,7 +1,8 @@
 //! Retention: whole segments go, oldest first, while the store is over its disk budget or the
 //! oldest segment was last written longer ago than the age limit.
 //!
-//! The segment being appended to is never evicted. Only telemetry is stored in segments so
+//! The segment being appended to is never evicted, nor the newest registered one. Retention runs
+//! on the syncer's thread ([`crate::syncer`]) while the writer goes on. Only telemetry is stored in segments so
 //! far; alerts (later) and the sync outbox (its own trees) will never be evicted by telemetry
 //! pressure. Evicting a segment removes each of its blocks' `blocks`, `time`, `wide`, `hosts`,
 //! `domains` and `filters` entries (the index keys are found again by decoding the block) in
@@ -50,13 +51,13 @@ pub(crate) fn evict(
 ) -> Result<Evicted, StoreError> {
     let mut evicted = Evicted::default();
     loop {
+        // The newest registered segment stays too: the writer, on its own thread, may be
+        // committing its first blocks to a next one not yet registered, so only the next entry
+        // says exactly where a segment's blocks end.
         let registered = registered(store)?;
         let Some(i) = registered.iter().position(|s| Some(s.0) != active) else { break };
         let (number, first) = registered[i];
-        let end = match registered.get(i + 1) {
-            Some(next) => next.1,
-            None => meta::next_block(&store.trees.meta)?,
-        };
+        let Some(&(_, end)) = registered.get(i + 1) else { break };
         let path = segments::path(&store.dir, number);
         let too_old = std::fs::metadata(&path).and_then(|m| m.modified()).is_ok_and(|t| t < written_before);
         if store.footprint()? <= budget && !too_old {

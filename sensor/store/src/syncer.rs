@@ -1,4 +1,4 @@
-//! The syncer: makes committed blocks durable on a thread of its own.
+//! The syncer: makes committed blocks durable, and applies retention, on a thread of its own.
 //!
 //! Making a flush durable is waiting on the disk: `fsync` of the segment, sled's flush (another
 //! `fsync`), then the checkpoint (a file, its `fsync`, a rename, the directory's `fsync`). In a
@@ -7,14 +7,19 @@
 //! ([`Syncer::request`]) and goes on; only an explicit [`Writer::flush`](crate::Writer::flush)
 //! (the end of a replay, a test) waits for it ([`Syncer::wait`]).
 //!
+//! After each sync it applies retention ([`crate::retention`]): evicting a segment reads every
+//! block in it and deletes its index entries, far too long to do on a capture thread.
+//!
 //! A request covers every block committed before it, so a request made while the previous one is
 //! still running replaces any request waiting behind it: under a slow disk, syncs run back to
-//! back and none piles up. A failed sync is kept for the writer to report ([`Syncer::failure`]),
-//! and the next request syncs again.
+//! back and none piles up. Evictions and a failure are kept for the writer to report
+//! ([`Syncer::results`]); the next request syncs again.
 
+use crate::dict::Dictionaries;
+use crate::retention::{self, Evicted};
 use crate::segments::Segment;
 use crate::trees::BlockId;
-use crate::{Store, StoreError};
+use crate::{Store, StoreConfig, StoreError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -28,6 +33,8 @@ struct Request {
     segments: Vec<Segment>,
     /// Blocks before this id are committed: the checkpoint to write.
     next: BlockId,
+    /// The segment the writer appends to, which retention leaves alone.
+    active: Option<u64>,
     /// Its number, to wait for.
     serial: u64,
 }
@@ -40,6 +47,8 @@ struct State {
     requested: u64,
     /// Serial of the last request done (successfully or not).
     done: u64,
+    /// Evicted since the last report.
+    evicted: Evicted,
     /// The last failure, not yet reported.
     failure: Option<StoreError>,
     stop: bool,
@@ -64,20 +73,22 @@ pub(crate) struct Syncer {
 }
 
 impl Syncer {
-    /// Starts the thread for `store`.
-    pub(crate) fn start(store: Store) -> Result<Syncer, StoreError> {
+    /// Starts the thread for `store`, with the retention limits of `cfg`.
+    pub(crate) fn start(store: Store, cfg: &StoreConfig) -> Result<Syncer, StoreError> {
         let shared = Arc::new(Shared { state: Mutex::new(State::default()), changed: Condvar::new() });
         let theirs = Arc::clone(&shared);
+        let cfg = cfg.clone();
         let thread = std::thread::Builder::new()
             .name("store-sync".into())
-            .spawn(move || run(&store, &theirs))
+            .spawn(move || run(&store, &cfg, &theirs))
             .map_err(|source| StoreError::Io { path: "store-sync thread".into(), source })?;
         Ok(Syncer { shared, thread: Some(thread) })
     }
 
     /// Asks for the blocks before `next` (appended to `segment` since the last request) to be
-    /// made durable; returns the request's serial, for [`Syncer::wait`].
-    pub(crate) fn request(&self, segment: Option<Segment>, next: BlockId) -> u64 {
+    /// made durable, then for retention, never touching segment `active`; returns the request's
+    /// serial, for [`Syncer::wait`].
+    pub(crate) fn request(&self, segment: Option<Segment>, next: BlockId, active: Option<u64>) -> u64 {
         let mut state = self.shared.lock();
         state.requested += 1;
         let serial = state.requested;
@@ -88,7 +99,7 @@ impl Syncer {
         {
             segments.push(segment);
         }
-        state.waiting = Some(Request { segments, next, serial });
+        state.waiting = Some(Request { segments, next, active, serial });
         self.shared.changed.notify_all();
         serial
     }
@@ -108,9 +119,10 @@ impl Syncer {
         }
     }
 
-    /// The last failure since the last call, if any.
-    pub(crate) fn failure(&self) -> Option<StoreError> {
-        self.shared.lock().failure.take()
+    /// What was evicted since the last call, and the last failure since then, if any.
+    pub(crate) fn results(&self) -> (Evicted, Option<StoreError>) {
+        let mut state = self.shared.lock();
+        (core::mem::take(&mut state.evicted), state.failure.take())
     }
 }
 
@@ -126,7 +138,8 @@ impl Drop for Syncer {
 }
 
 /// The thread: runs requests until stopped, finishing the one waiting first.
-fn run(store: &Store, shared: &Shared) {
+fn run(store: &Store, cfg: &StoreConfig, shared: &Shared) {
+    let mut dicts = Dictionaries::new(cfg.compression_level);
     loop {
         let request = {
             let mut state = shared.lock();
@@ -140,14 +153,33 @@ fn run(store: &Store, shared: &Shared) {
                 state = shared.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
             }
         };
-        let result = sync(store, &request);
+        let result = sync(store, &request).and_then(|()| enforce_budget(store, &mut dicts, cfg, request.active));
         let mut state = shared.lock();
         state.done = request.serial;
-        if let Err(e) = result {
-            state.failure = Some(e);
+        match result {
+            Ok(evicted) => state.evicted.add(&evicted),
+            Err(e) => state.failure = Some(e),
         }
         shared.changed.notify_all();
     }
+}
+
+/// Evicts what the disk budget and the age limit say must go.
+///
+/// The budget is the configured one, or less when the filesystem cannot hold it with
+/// [`StoreConfig::min_free_bytes`] to spare (other files grew, or the disk is small): the store
+/// then shrinks to leave the reserve free.
+fn enforce_budget(
+    store: &Store,
+    dicts: &mut Dictionaries,
+    cfg: &StoreConfig,
+    active: Option<u64>,
+) -> Result<Evicted, StoreError> {
+    let footprint = store.footprint()?;
+    let fits = store.disk_free().map_or(u64::MAX, |free| (footprint + free).saturating_sub(cfg.min_free_bytes));
+    let budget = cfg.disk_budget.min(fits);
+    let cutoff = std::time::SystemTime::now().checked_sub(cfg.max_age).unwrap_or(std::time::UNIX_EPOCH);
+    retention::evict(store, dicts, budget, cutoff, active)
 }
 
 /// Segment, then sled, then the checkpoint: the checkpoint never names a block that is not yet
@@ -169,13 +201,13 @@ mod tests {
     fn the_checkpoint_follows_the_newest_request_and_waits_end() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
-        let syncer = Syncer::start(store).unwrap();
-        let first = syncer.request(None, BlockId(3));
+        let syncer = Syncer::start(store, &StoreConfig::default()).unwrap();
+        let first = syncer.request(None, BlockId(3), None);
         // Requests made while one runs replace each other; every wait still ends.
-        let last = (4..50).fold(first, |_, n| syncer.request(None, BlockId(n)));
+        let last = (4..50).fold(first, |_, n| syncer.request(None, BlockId(n), None));
         syncer.wait(first);
         syncer.wait(last);
         assert_eq!(std::fs::read_to_string(dir.path().join("CHECKPOINT")).unwrap(), "49\n");
-        assert!(syncer.failure().is_none());
+        assert!(syncer.results().1.is_none());
     }
 }

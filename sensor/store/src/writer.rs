@@ -17,7 +17,7 @@
 use crate::block::{BlockBuilder, BlockHeader};
 use crate::dict::Dictionaries;
 use crate::record::{Kind, Record};
-use crate::retention::{self, Evicted};
+use crate::retention::Evicted;
 use crate::segments::{self, Active};
 use crate::syncer::Syncer;
 use crate::trees::meta::{self, Counter};
@@ -172,7 +172,7 @@ impl Writer {
     pub fn new(store: Store, cfg: &StoreConfig) -> Result<Writer, StoreError> {
         let next_id = meta::next_block(&store.trees.meta)?;
         Ok(Writer {
-            syncer: Syncer::start(store.clone())?,
+            syncer: Syncer::start(store.clone(), cfg)?,
             dicts: Dictionaries::new(cfg.compression_level),
             store,
             cfg: cfg.clone(),
@@ -233,8 +233,8 @@ impl Writer {
         self.note_sync_failure();
     }
 
-    /// Seals every open block, asks the syncer to make them durable, and applies retention;
-    /// returns the sync request.
+    /// Seals every open block and asks the syncer to make them durable and apply retention;
+    /// returns the request.
     fn start_flush(&mut self) -> u64 {
         let slots: Vec<_> = self.open.keys().copied().collect();
         for slot in slots {
@@ -249,37 +249,20 @@ impl Writer {
                 None
             }
         };
-        let serial = self.syncer.request(segment, self.next_id);
-        if let Err(e) = self.enforce_budget() {
-            self.stats.health = Health::of(&e);
-        }
+        let active = self.active.as_ref().map(|a| a.number);
+        let serial = self.syncer.request(segment, self.next_id, active);
         self.stats.flushes += 1;
         self.last_flush = Instant::now();
         serial
     }
 
-    /// Takes up a failure of the syncer in [`Health`].
+    /// Takes up what the syncer did since the last call: evictions, and a failure in [`Health`].
     fn note_sync_failure(&mut self) {
-        if let Some(e) = self.syncer.failure() {
+        let (evicted, failure) = self.syncer.results();
+        self.stats.evicted.add(&evicted);
+        if let Some(e) = failure {
             self.stats.health = Health::of(&e);
         }
-    }
-
-    /// Evicts what the disk budget and the age limit say must go.
-    ///
-    /// The budget is the configured one, or less when the filesystem cannot hold it with
-    /// [`StoreConfig::min_free_bytes`] to spare (other files grew, or the disk is small): the
-    /// store then shrinks to leave the reserve free.
-    fn enforce_budget(&mut self) -> Result<(), StoreError> {
-        let footprint = self.store.footprint()?;
-        let fits =
-            self.store.disk_free().map_or(u64::MAX, |free| (footprint + free).saturating_sub(self.cfg.min_free_bytes));
-        let budget = self.cfg.disk_budget.min(fits);
-        let cutoff = std::time::SystemTime::now().checked_sub(self.cfg.max_age).unwrap_or(std::time::UNIX_EPOCH);
-        let active = self.active.as_ref().map(|a| a.number);
-        let evicted = retention::evict(&self.store, &mut self.dicts, budget, cutoff, active)?;
-        self.stats.evicted.add(&evicted);
-        Ok(())
     }
 
     fn seal_fullest(&mut self) {
@@ -394,7 +377,7 @@ impl Writer {
             if let Some(mut old) = self.active.take() {
                 // Its last blocks are committed: the syncer makes them durable with the next
                 // checkpoint, as at a flush.
-                self.syncer.request(old.unsynced(&self.store.dir)?, self.next_id);
+                self.syncer.request(old.unsynced(&self.store.dir)?, self.next_id, Some(number));
             }
             self.active = Some(Active::open(&self.store.dir, number)?);
             self.registered = false;
