@@ -138,11 +138,8 @@ fn demo_produces_records_of_every_kind_of_traffic() {
 #[test]
 fn query_finds_replayed_records_by_host_domain_type_and_uid() {
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let store = store.to_str().unwrap();
-    let pcap = common::pcaps().join("dns/sv-dns-google-a-aaaa-mx.pcap");
-    let o = sensor(&["replay", "--store", store, "--out", dir.path().to_str().unwrap(), pcap.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let store = replay_into_store(dir.path(), &[common::pcaps().join("dns/sv-dns-google-a-aaaa-mx.pcap")]);
+    let store = store.as_str();
     let query = |args: &[&str]| {
         let mut all = vec!["query", "--store", store];
         all.extend_from_slice(args);
@@ -170,6 +167,16 @@ fn query_finds_replayed_records_by_host_domain_type_and_uid() {
     assert_eq!(query(&["--to", "1000000000"]).lines().count(), 0);
 }
 
+/// Replays `pcaps` into a store in `dir/store` and JSON lines in `dir`; returns the store's path.
+fn replay_into_store(dir: &Path, pcaps: &[std::path::PathBuf]) -> String {
+    let store = dir.join("store").to_str().unwrap().to_owned();
+    let mut args = vec!["replay", "--store", &store, "--out", dir.to_str().unwrap()];
+    args.extend(pcaps.iter().map(|p| p.to_str().unwrap()));
+    let o = sensor(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    store
+}
+
 /// Every record of `kind` in the store, oldest first, is its `KIND.jsonl` line in `out` with
 /// `_path` in front.
 fn assert_store_holds_the_json_lines(store: &str, out: &Path, kind: &str) {
@@ -192,17 +199,12 @@ fn tunnel_payload_comes_back_from_the_store_as_written() {
     // Names and answers of binary payload (iodine's NULL records, base128 names) are stored
     // packed (docs/store.md); read back, they must be Zeek's text again, byte for byte.
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let store = store.to_str().unwrap();
     let tunnels = common::pcaps().join("dns-tunnel");
     let pcaps = ["kor-iodine-null-base128-coredns.pcap", "kor-dnscat2-c2-bind9.pcap"].map(|p| tunnels.join(p));
-    let mut args = vec!["replay", "--store", store, "--out", dir.path().to_str().unwrap()];
-    args.extend(pcaps.iter().map(|p| p.to_str().unwrap()));
-    let o = sensor(&args);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let store = replay_into_store(dir.path(), &pcaps);
     let dns = std::fs::read_to_string(dir.path().join("dns.jsonl")).unwrap();
     assert!(dns.lines().filter(|l| l.contains(r"\\x")).count() > 1000, "the captures carry escaped payload");
-    assert_store_holds_the_json_lines(store, dir.path(), "dns");
+    assert_store_holds_the_json_lines(&store, dir.path(), "dns");
 }
 
 #[test]
