@@ -1,11 +1,12 @@
 //! Retention: whole segments go, oldest first, while the store is over its disk budget or the
 //! oldest segment was last written longer ago than the age limit.
 //!
-//! The segment being appended to is never evicted, nor the newest registered one. Retention runs
-//! on the syncer's thread ([`crate::syncer`]) while the writer goes on. Only telemetry is stored in segments so
+//! The newest registered segment is never evicted: it is the one being appended to, or the one
+//! before a next segment whose first block is not committed yet. Retention runs on the syncer's
+//! thread ([`crate::syncer`]) while the writer goes on. Only telemetry is stored in segments so
 //! far; alerts (later) and the sync outbox (its own trees) will never be evicted by telemetry
 //! pressure. Evicting a segment removes each of its blocks' `blocks`, `time`, `wide`, `hosts`,
-//! `domains` and `filters` entries (the index keys are found again by decoding the block) in
+//! `domains` and `filters` entries (the index keys are found again by reading the block) in
 //! one transaction per block, removes the segment's entry, makes that durable, and only then
 //! deletes the file, so that no index entry ever points into a deleted file.
 
@@ -40,24 +41,21 @@ impl Evicted {
     }
 }
 
-/// Evicts the oldest segments (never `active`) while the store takes more than `budget` bytes
+/// Evicts the oldest segments (never the newest) while the store takes more than `budget` bytes
 /// on disk or the oldest was last written before `written_before`.
 pub(crate) fn evict(
     store: &Store,
     dicts: &mut Dictionaries,
     budget: u64,
     written_before: SystemTime,
-    active: Option<u64>,
 ) -> Result<Evicted, StoreError> {
     let mut evicted = Evicted::default();
     loop {
-        // The newest registered segment stays too: the writer, on its own thread, may be
-        // committing its first blocks to a next one not yet registered, so only the next entry
-        // says exactly where a segment's blocks end.
+        // The newest registered segment stays: it is the one being appended to, or the writer,
+        // on its own thread, may be committing the first blocks of a next one not registered
+        // yet; either way only a next entry says exactly where a segment's blocks end.
         let registered = registered(store)?;
-        let Some(i) = registered.iter().position(|s| Some(s.0) != active) else { break };
-        let (number, first) = registered[i];
-        let Some(&(_, end)) = registered.get(i + 1) else { break };
+        let [(number, first), (_, end), ..] = registered[..] else { break };
         let path = segments::path(&store.dir, number);
         let too_old = std::fs::metadata(&path).and_then(|m| m.modified()).is_ok_and(|t| t < written_before);
         if store.footprint()? <= budget && !too_old {

@@ -33,8 +33,6 @@ struct Request {
     segments: Vec<Segment>,
     /// Blocks before this id are committed: the checkpoint to write.
     next: BlockId,
-    /// The segment the writer appends to, which retention leaves alone.
-    active: Option<u64>,
     /// Its number, to wait for.
     serial: u64,
 }
@@ -86,9 +84,8 @@ impl Syncer {
     }
 
     /// Asks for the blocks before `next` (appended to `segment` since the last request) to be
-    /// made durable, then for retention, never touching segment `active`; returns the request's
-    /// serial, for [`Syncer::wait`].
-    pub(crate) fn request(&self, segment: Option<Segment>, next: BlockId, active: Option<u64>) -> u64 {
+    /// made durable, then for retention; returns the request's serial, for [`Syncer::wait`].
+    pub(crate) fn request(&self, segment: Option<Segment>, next: BlockId) -> u64 {
         let mut state = self.shared.lock();
         state.requested += 1;
         let serial = state.requested;
@@ -99,7 +96,7 @@ impl Syncer {
         {
             segments.push(segment);
         }
-        state.waiting = Some(Request { segments, next, active, serial });
+        state.waiting = Some(Request { segments, next, serial });
         self.shared.changed.notify_all();
         serial
     }
@@ -153,7 +150,7 @@ fn run(store: &Store, cfg: &StoreConfig, shared: &Shared) {
                 state = shared.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
             }
         };
-        let result = sync(store, &request).and_then(|()| enforce_budget(store, &mut dicts, cfg, request.active));
+        let result = sync(store, &request).and_then(|()| enforce_budget(store, &mut dicts, cfg));
         let mut state = shared.lock();
         state.done = request.serial;
         match result {
@@ -169,17 +166,12 @@ fn run(store: &Store, cfg: &StoreConfig, shared: &Shared) {
 /// The budget is the configured one, or less when the filesystem cannot hold it with
 /// [`StoreConfig::min_free_bytes`] to spare (other files grew, or the disk is small): the store
 /// then shrinks to leave the reserve free.
-fn enforce_budget(
-    store: &Store,
-    dicts: &mut Dictionaries,
-    cfg: &StoreConfig,
-    active: Option<u64>,
-) -> Result<Evicted, StoreError> {
+fn enforce_budget(store: &Store, dicts: &mut Dictionaries, cfg: &StoreConfig) -> Result<Evicted, StoreError> {
     let footprint = store.footprint()?;
     let fits = store.disk_free().map_or(u64::MAX, |free| (footprint + free).saturating_sub(cfg.min_free_bytes));
     let budget = cfg.disk_budget.min(fits);
     let cutoff = std::time::SystemTime::now().checked_sub(cfg.max_age).unwrap_or(std::time::UNIX_EPOCH);
-    retention::evict(store, dicts, budget, cutoff, active)
+    retention::evict(store, dicts, budget, cutoff)
 }
 
 /// Segment, then sled, then the checkpoint: the checkpoint never names a block that is not yet
@@ -202,9 +194,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
         let syncer = Syncer::start(store, &StoreConfig::default()).unwrap();
-        let first = syncer.request(None, BlockId(3), None);
+        let first = syncer.request(None, BlockId(3));
         // Requests made while one runs replace each other; every wait still ends.
-        let last = (4..50).fold(first, |_, n| syncer.request(None, BlockId(n), None));
+        let last = (4..50).fold(first, |_, n| syncer.request(None, BlockId(n)));
         syncer.wait(first);
         syncer.wait(last);
         assert_eq!(std::fs::read_to_string(dir.path().join("CHECKPOINT")).unwrap(), "49\n");

@@ -224,13 +224,13 @@ impl Writer {
         }
     }
 
-    /// Seals every open block, applies retention, and returns once everything appended before is
-    /// durable. A failure is not returned: its records are counted as dropped and [`Health`]
+    /// Seals every open block and returns once everything appended before is durable and
+    /// retention has run. A failure is not returned: its records are counted as dropped and [`Health`]
     /// says what went wrong, so that the sensor keeps capturing.
     pub fn flush(&mut self) {
         let serial = self.start_flush();
         self.syncer.wait(serial);
-        self.note_sync_failure();
+        self.take_sync_results();
     }
 
     /// Seals every open block and asks the syncer to make them durable and apply retention;
@@ -240,7 +240,7 @@ impl Writer {
         for slot in slots {
             self.seal(slot);
         }
-        self.note_sync_failure();
+        self.take_sync_results();
         let dir = self.store.dir.clone();
         let segment = match self.active.as_mut().map(|a| a.unsynced(&dir)).transpose() {
             Ok(segment) => segment.flatten(),
@@ -249,15 +249,14 @@ impl Writer {
                 None
             }
         };
-        let active = self.active.as_ref().map(|a| a.number);
-        let serial = self.syncer.request(segment, self.next_id, active);
+        let serial = self.syncer.request(segment, self.next_id);
         self.stats.flushes += 1;
         self.last_flush = Instant::now();
         serial
     }
 
     /// Takes up what the syncer did since the last call: evictions, and a failure in [`Health`].
-    fn note_sync_failure(&mut self) {
+    fn take_sync_results(&mut self) {
         let (evicted, failure) = self.syncer.results();
         self.stats.evicted.add(&evicted);
         if let Some(e) = failure {
@@ -377,7 +376,7 @@ impl Writer {
             if let Some(mut old) = self.active.take() {
                 // Its last blocks are committed: the syncer makes them durable with the next
                 // checkpoint, as at a flush.
-                self.syncer.request(old.unsynced(&self.store.dir)?, self.next_id, Some(number));
+                self.syncer.request(old.unsynced(&self.store.dir)?, self.next_id);
             }
             self.active = Some(Active::open(&self.store.dir, number)?);
             self.registered = false;
